@@ -1,0 +1,34 @@
+# microbatch: incremental, window-by-window maintenance of derived tables.
+EXTENSION = microbatch
+EXTVERSION = 0.1
+
+MODULE_big = microbatch
+OBJS = \
+	src/microbatch.o \
+	src/grid.o \
+	src/catalog.o \
+	src/pipeline.o \
+	src/executor.o \
+	src/plan.o \
+	src/progress.o \
+	src/run.o \
+	src/runlock.o \
+	src/launcher.o \
+	src/worker.o \
+	src/cron.o
+
+DATA = $(wildcard $(EXTENSION)--*.sql)
+PGFILEDESC = "microbatch - incremental time-window pipelines"
+
+REGRESS = windows register run failure security plan_state
+REGRESS_OPTS = --temp-config=test/test.conf
+ISOLATION = backfill_twice backfill_vs_insert
+ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CFLAGS = -Wall -Werror
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+

@@ -1,0 +1,659 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Every read and write of microbatch.pipelines, .windows and .runs.
+ *
+ * The catalog tables belong to the extension's owner and ordinary roles may
+ * only read their own rows (row-level security).  The functions here check
+ * nothing about the caller: the SQL entry points do that first, and then
+ * every statement below runs as the catalog owner, with its values passed as
+ * parameters.  Statements run once per window are prepared once per backend
+ * and kept, so recording a window costs two index lookups and no parsing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+
+#define MAX_STATEMENT_ARGS 16
+
+/* a catalog statement, prepared on first use and kept for the backend */
+typedef struct CatalogStatement
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[MAX_STATEMENT_ARGS];
+	SPIPlanPtr	plan;
+} CatalogStatement;
+
+/* the caller's identity while a catalog statement runs as the owner */
+typedef struct CatalogSession
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	MemoryContext caller_context;
+} CatalogSession;
+
+#define PIPELINE_COLUMNS \
+	"id, name, owner::oid, target::oid, event_time, query, batch_size, time_zone, " \
+	"begin_at, end_at, lookback, max_parallel, on_error, enabled, search_path, " \
+	"contiguous_until, xmin::text "
+
+static CatalogStatement read_pipeline = {
+	"SELECT " PIPELINE_COLUMNS "FROM microbatch.pipelines WHERE name = $1",
+	1, {TEXTOID}
+};
+
+static CatalogStatement mark_running = {
+	"INSERT INTO microbatch.windows AS w "
+	"  (pipeline_id, window_start, window_end, status, attempts, run_id, started_at) "
+	"VALUES ($1, $2, $3, 'running', 1, $4, clock_timestamp()) "
+	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
+	"  window_end = $3, status = 'running', attempts = w.attempts + 1, run_id = $4, "
+	"  started_at = clock_timestamp(), finished_at = NULL, sqlstate = NULL, error = NULL",
+	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID}
+};
+
+/*
+ * Recording an outcome is an upsert too: mb_run_window records a window that
+ * was never marked running, and counts it as an attempt.
+ */
+static CatalogStatement record_window = {
+	"INSERT INTO microbatch.windows AS w "
+	"  (pipeline_id, window_start, window_end, status, attempts, rows_deleted, rows_inserted, "
+	"   run_id, started_at, finished_at, sqlstate, error) "
+	"VALUES ($1, $2, $3, $4, 1, $5, $6, $7, clock_timestamp() - $8 * interval '1 ms', "
+	"        clock_timestamp(), $9, $10) "
+	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
+	"  window_end = $3, status = $4, rows_deleted = $5, rows_inserted = $6, "
+	"  attempts = w.attempts + (w.status <> 'running')::int, run_id = $7, "
+	"  started_at = CASE WHEN w.status = 'running' THEN w.started_at ELSE excluded.started_at END, "
+	"  finished_at = clock_timestamp(), sqlstate = $9, error = $10",
+	10, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID,
+	FLOAT8OID, TEXTOID, TEXTOID}
+};
+
+static CatalogStatement count_run_window = {
+	"UPDATE microbatch.runs SET windows_done = windows_done + 1, "
+	"  succeeded = succeeded + $2::int, failed = failed + (NOT $2)::int, "
+	"  rows_deleted = rows_deleted + $3, rows_inserted = rows_inserted + $4 "
+	"WHERE run_id = $1",
+	4, {INT8OID, BOOLOID, INT8OID, INT8OID}
+};
+
+static void CatalogBegin(CatalogSession *session);
+static void CatalogEnd(CatalogSession *session);
+static int	CatalogExecute(CatalogStatement *statement, Datum *values, const char *nulls,
+						   int expected);
+static int	CatalogExecuteOnce(const char *sql, int nargs, Oid *argtypes, Datum *values,
+							   const char *nulls, int expected);
+static Pipeline *PipelineFromTuple(HeapTuple tuple, TupleDesc desc);
+static char *GetText(HeapTuple tuple, TupleDesc desc, int column);
+static Datum GetDatum(HeapTuple tuple, TupleDesc desc, int column, bool *isnull);
+
+/*
+ * CatalogOwner returns the role that owns the catalog tables: the role
+ * catalog statements run as.
+ */
+Oid
+CatalogOwner(void)
+{
+	Oid			namespace = get_namespace_oid("microbatch", false);
+	Oid			relid = get_relname_relid("pipelines", namespace);
+	HeapTuple	tuple;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("microbatch catalog table \"microbatch.pipelines\" is missing")));
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/* CatalogBegin connects to SPI and becomes the catalog owner. */
+static void
+CatalogBegin(CatalogSession *session)
+{
+	session->caller_context = CurrentMemoryContext;
+	GetUserIdAndSecContext(&session->saved_userid, &session->saved_sec_context);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SetUserIdAndSecContext(CatalogOwner(),
+						   session->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* CatalogEnd returns to the caller's identity and leaves SPI. */
+static void
+CatalogEnd(CatalogSession *session)
+{
+	SetUserIdAndSecContext(session->saved_userid, session->saved_sec_context);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/* CatalogExecute runs a kept statement and checks its result code. */
+static int
+CatalogExecute(CatalogStatement *statement, Datum *values, const char *nulls, int expected)
+{
+	int			rc;
+
+	if (statement->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(statement->sql, statement->nargs, statement->argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "could not prepare \"%s\": %s", statement->sql,
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		statement->plan = plan;
+	}
+	rc = SPI_execute_plan(statement->plan, values, nulls, false, 0);
+	if (rc != expected)
+		elog(ERROR, "catalog statement \"%s\" failed: %s", statement->sql,
+			 SPI_result_code_string(rc));
+	return rc;
+}
+
+/* CatalogExecuteOnce runs a statement that is not worth keeping. */
+static int
+CatalogExecuteOnce(const char *sql, int nargs, Oid *argtypes, Datum *values,
+				   const char *nulls, int expected)
+{
+	int			rc = SPI_execute_with_args(sql, nargs, argtypes, values, nulls, false, 0);
+
+	if (rc != expected)
+		elog(ERROR, "catalog statement \"%s\" failed: %s", sql, SPI_result_code_string(rc));
+	return rc;
+}
+
+static Datum
+GetDatum(HeapTuple tuple, TupleDesc desc, int column, bool *isnull)
+{
+	return SPI_getbinval(tuple, desc, column, isnull);
+}
+
+static char *
+GetText(HeapTuple tuple, TupleDesc desc, int column)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tuple, desc, column, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+/* PipelineFromTuple copies a pipelines row into a Pipeline. */
+static Pipeline *
+PipelineFromTuple(HeapTuple tuple, TupleDesc desc)
+{
+	Pipeline   *p = palloc0(sizeof(Pipeline));
+	bool		isnull;
+	Datum		d;
+	char	   *on_error;
+
+	p->id = DatumGetInt64(GetDatum(tuple, desc, 1, &isnull));
+	p->name = GetText(tuple, desc, 2);
+	p->owner = DatumGetObjectId(GetDatum(tuple, desc, 3, &isnull));
+	p->target = DatumGetObjectId(GetDatum(tuple, desc, 4, &isnull));
+	p->event_time = GetText(tuple, desc, 5);
+	p->query = GetText(tuple, desc, 6);
+	p->batch_size = GetText(tuple, desc, 7);
+	p->time_zone = GetText(tuple, desc, 8);
+	p->begin_at = DatumGetTimestampTz(GetDatum(tuple, desc, 9, &isnull));
+	d = GetDatum(tuple, desc, 10, &isnull);
+	p->has_end_at = !isnull;
+	p->end_at = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+	p->lookback = DatumGetInt32(GetDatum(tuple, desc, 11, &isnull));
+	p->max_parallel = DatumGetInt32(GetDatum(tuple, desc, 12, &isnull));
+	on_error = GetText(tuple, desc, 13);
+	p->continue_on_error = strcmp(on_error, "continue") == 0;
+	p->enabled = DatumGetBool(GetDatum(tuple, desc, 14, &isnull));
+	p->search_path = GetText(tuple, desc, 15);
+	p->contiguous_until = DatumGetTimestampTz(GetDatum(tuple, desc, 16, &isnull));
+	p->xmin = (TransactionId) strtoul(GetText(tuple, desc, 17), NULL, 10);
+	GridInit(&p->grid, p->batch_size, p->time_zone);
+	return p;
+}
+
+/* CatalogReadPipeline returns the named pipeline, or NULL if there is none. */
+Pipeline *
+CatalogReadPipeline(const char *name)
+{
+	CatalogSession session;
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	Pipeline   *pipeline = NULL;
+
+	CatalogBegin(&session);
+	CatalogExecute(&read_pipeline, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		MemoryContext spi_context = MemoryContextSwitchTo(session.caller_context);
+
+		pipeline = PipelineFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+		MemoryContextSwitchTo(spi_context);
+	}
+	CatalogEnd(&session);
+	return pipeline;
+}
+
+/* NamesFromResult copies the first column of an SPI result as a list. */
+static List *
+NamesFromResult(MemoryContext context)
+{
+	List	   *names = NIL;
+	MemoryContext spi_context = MemoryContextSwitchTo(context);
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+		names = lappend(names, GetText(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	MemoryContextSwitchTo(spi_context);
+	return names;
+}
+
+/* CatalogEnabledPipelineNames lists every enabled pipeline, by name. */
+List *
+CatalogEnabledPipelineNames(void)
+{
+	CatalogSession session;
+	List	   *names;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT name FROM microbatch.pipelines WHERE enabled ORDER BY name",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	names = NamesFromResult(session.caller_context);
+	CatalogEnd(&session);
+	return names;
+}
+
+/* CatalogPipelineNamesForTarget lists the pipelines that write a table. */
+List *
+CatalogPipelineNamesForTarget(Oid target)
+{
+	CatalogSession session;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(target)};
+	List	   *names;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT name FROM microbatch.pipelines WHERE target::oid = $1 ORDER BY name",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	names = NamesFromResult(session.caller_context);
+	CatalogEnd(&session);
+	return names;
+}
+
+/* CatalogInsertPipeline stores a new pipeline and returns its id. */
+int64
+CatalogInsertPipeline(Pipeline *p)
+{
+	CatalogSession session;
+	Oid			types[14] = {TEXTOID, OIDOID, OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, TEXTOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		values[14];
+	char		nulls[14];
+	bool		isnull;
+	int64		id;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = CStringGetTextDatum(p->name);
+	values[1] = ObjectIdGetDatum(p->owner);
+	values[2] = ObjectIdGetDatum(p->target);
+	values[3] = CStringGetTextDatum(p->event_time);
+	values[4] = CStringGetTextDatum(p->query);
+	values[5] = CStringGetTextDatum(p->batch_size);
+	values[6] = CStringGetTextDatum(p->time_zone);
+	values[7] = TimestampTzGetDatum(p->begin_at);
+	values[8] = TimestampTzGetDatum(p->end_at);
+	if (!p->has_end_at)
+		nulls[8] = 'n';
+	values[9] = Int32GetDatum(p->lookback);
+	values[10] = Int32GetDatum(p->max_parallel);
+	values[11] = CStringGetTextDatum(p->continue_on_error ? "continue" : "stop");
+	values[12] = CStringGetTextDatum(p->search_path);
+	values[13] = TimestampTzGetDatum(p->begin_at);
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.pipelines "
+					   "  (name, owner, target, event_time, query, batch_size, time_zone, "
+					   "   begin_at, end_at, lookback, max_parallel, on_error, search_path, "
+					   "   contiguous_until) "
+					   "VALUES ($1, $2::regrole, $3::regclass, $4, $5, $6, $7, $8, $9, $10, "
+					   "        $11, $12, $13, $14) RETURNING id",
+					   14, types, values, nulls, SPI_OK_INSERT_RETURNING);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	CatalogEnd(&session);
+	return id;
+}
+
+/* CatalogUpdatePipeline stores the options mb_alter may change. */
+void
+CatalogUpdatePipeline(Pipeline *p)
+{
+	CatalogSession session;
+	Oid			types[8] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, BOOLOID,
+	TEXTOID};
+	Datum		values[8];
+	char		nulls[8];
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(p->id);
+	values[1] = CStringGetTextDatum(p->query);
+	values[2] = Int32GetDatum(p->lookback);
+	values[3] = TimestampTzGetDatum(p->end_at);
+	if (!p->has_end_at)
+		nulls[3] = 'n';
+	values[4] = Int32GetDatum(p->max_parallel);
+	values[5] = CStringGetTextDatum(p->continue_on_error ? "continue" : "stop");
+	values[6] = BoolGetDatum(p->enabled);
+	values[7] = CStringGetTextDatum(p->search_path);
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET query = $2, lookback = $3, end_at = $4, "
+					   "  max_parallel = $5, on_error = $6, enabled = $7, search_path = $8 "
+					   "WHERE id = $1",
+					   8, types, values, nulls, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/* CatalogDeletePipeline removes a pipeline with its windows and runs. */
+void
+CatalogDeletePipeline(int64 pipeline_id)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.pipelines WHERE id = $1",
+					   1, types, values, NULL, SPI_OK_DELETE);
+	CatalogEnd(&session);
+}
+
+/* CatalogResetPipeline forgets every window of a pipeline. */
+void
+CatalogResetPipeline(Pipeline *p)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(p->id), TimestampTzGetDatum(p->begin_at)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.windows WHERE pipeline_id = $1",
+					   1, types, values, NULL, SPI_OK_DELETE);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET contiguous_until = $2 WHERE id = $1",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogAdvanceContiguous records that every window before "until" has a
+ * state row, so later plans need not look for gaps before it.
+ */
+void
+CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(until)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET contiguous_until = $2 "
+					   "WHERE id = $1 AND contiguous_until < $2",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogHighWater finds the end of the latest window that succeeded in
+ * full, through the partial index on succeeded windows.
+ */
+bool
+CatalogHighWater(int64 pipeline_id, TimestampTz *high_water)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+	bool		isnull;
+	Datum		d;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT max(window_end) FROM microbatch.windows "
+					   "WHERE pipeline_id = $1 AND status = 'succeeded'",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+		*high_water = DatumGetTimestampTz(d);
+	CatalogEnd(&session);
+	return !isnull;
+}
+
+/* WindowStatesFromResult copies (start, end, status) rows out of SPI. */
+static List *
+WindowStatesFromResult(MemoryContext context)
+{
+	List	   *states = NIL;
+	MemoryContext spi_context = MemoryContextSwitchTo(context);
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		WindowState *state = palloc0(sizeof(WindowState));
+		bool		isnull;
+
+		state->start = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 1, &isnull));
+		state->end = DatumGetTimestampTz(SPI_getbinval(tuple, desc, 2, &isnull));
+		if (desc->natts >= 3)
+			strlcpy(state->status, GetText(tuple, desc, 3), sizeof(state->status));
+		states = lappend(states, state);
+	}
+	MemoryContextSwitchTo(spi_context);
+	return states;
+}
+
+/*
+ * CatalogPendingWindows lists, oldest first, the windows in [from, to) whose
+ * latest attempt did not succeed in full.  They are read through the partial
+ * index, so the cost follows their number, not the history's size.
+ */
+List *
+CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+	List	   *states;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT window_start, window_end, status FROM microbatch.windows "
+					   "WHERE pipeline_id = $1 AND status <> 'succeeded' "
+					   "  AND window_start >= $2 AND window_start < $3 "
+					   "ORDER BY window_start",
+					   3, types, values, NULL, SPI_OK_SELECT);
+	states = WindowStatesFromResult(session.caller_context);
+	CatalogEnd(&session);
+	return states;
+}
+
+/* CatalogRecordedStarts lists the windows in [from, to) that have a row. */
+List *
+CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+	List	   *states;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT window_start, window_end FROM microbatch.windows "
+					   "WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3 "
+					   "ORDER BY window_start",
+					   3, types, values, NULL, SPI_OK_SELECT);
+	states = WindowStatesFromResult(session.caller_context);
+	CatalogEnd(&session);
+	return states;
+}
+
+/*
+ * CatalogMarkWindowRunning records that a window is being processed.  The
+ * caller commits it on its own, before the window's transaction starts.
+ */
+void
+CatalogMarkWindowRunning(int64 pipeline_id, int64 run_id, TimestampTz start, TimestampTz end)
+{
+	CatalogSession session;
+	Datum		values[4] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(start),
+	TimestampTzGetDatum(end), Int64GetDatum(run_id)};
+	char		nulls[4] = {' ', ' ', ' ', run_id > 0 ? ' ' : 'n'};
+
+	CatalogBegin(&session);
+	CatalogExecute(&mark_running, values, nulls, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/* CatalogRecordWindow stores the outcome of a window in its state row. */
+void
+CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start, TimestampTz end,
+					WindowOutcome *outcome)
+{
+	CatalogSession session;
+	Datum		values[10];
+	char		nulls[10];
+	const char *status;
+
+	if (!outcome->succeeded)
+		status = WINDOW_FAILED;
+	else
+		status = outcome->partial ? WINDOW_PARTIAL : WINDOW_SUCCEEDED;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = Int64GetDatum(pipeline_id);
+	values[1] = TimestampTzGetDatum(start);
+	values[2] = TimestampTzGetDatum(end);
+	values[3] = CStringGetTextDatum(status);
+	values[4] = Int64GetDatum(outcome->rows_deleted);
+	values[5] = Int64GetDatum(outcome->rows_inserted);
+	values[6] = Int64GetDatum(run_id);
+	values[7] = Float8GetDatum(outcome->elapsed_ms);
+	values[8] = CStringGetTextDatum(outcome->sqlstate);
+	values[9] = CStringGetTextDatum(outcome->message);
+	if (outcome->succeeded)
+		nulls[8] = nulls[9] = 'n';
+	else
+		nulls[4] = nulls[5] = 'n';
+	if (run_id <= 0)
+		nulls[6] = 'n';
+
+	CatalogBegin(&session);
+	CatalogExecute(&record_window, values, nulls, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/* CatalogNextRunId hands out a run id; sequences do not roll back. */
+int64
+CatalogNextRunId(void)
+{
+	CatalogSession session;
+	bool		isnull;
+	int64		id;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT nextval('microbatch.runs_run_id_seq')",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	CatalogEnd(&session);
+	return id;
+}
+
+/*
+ * CatalogRecoverInterrupted settles what an earlier run of the pipeline left
+ * behind when its process died: its caller holds the pipeline's run lock, so
+ * nothing can still be running.  Windows become failed (never done), runs
+ * become failed.
+ */
+void
+CatalogRecoverInterrupted(int64 pipeline_id)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.windows SET status = 'failed', finished_at = now(), "
+					   "  sqlstate = '57P01', "
+					   "  error = 'interrupted: the process running this window ended before it committed' "
+					   "WHERE pipeline_id = $1 AND status = 'running'",
+					   1, types, values, NULL, SPI_OK_UPDATE);
+	CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', finished_at = now() "
+					   "WHERE pipeline_id = $1 AND status = 'running'",
+					   1, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/* CatalogInsertRun records the start of a run. */
+void
+CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind, int windows_total,
+				 int leader_pid)
+{
+	CatalogSession session;
+	Oid			types[5] = {INT8OID, INT8OID, TEXTOID, INT4OID, INT4OID};
+	Datum		values[5] = {Int64GetDatum(run_id), Int64GetDatum(pipeline_id),
+		CStringGetTextDatum(kind), Int32GetDatum(windows_total),
+	Int32GetDatum(leader_pid)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.runs "
+					   "  (run_id, pipeline_id, kind, started_at, status, windows_total, pid) "
+					   "VALUES ($1, $2, $3, clock_timestamp(), 'running', $4, $5)",
+					   5, types, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/* CatalogCountRunWindow adds a finished window to its run's counters. */
+void
+CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome)
+{
+	CatalogSession session;
+	Datum		values[4] = {Int64GetDatum(run_id), BoolGetDatum(outcome->succeeded),
+		Int64GetDatum(outcome->rows_deleted),
+	Int64GetDatum(outcome->rows_inserted)};
+
+	CatalogBegin(&session);
+	CatalogExecute(&count_run_window, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/* CatalogFinishRun records how a run ended. */
+void
+CatalogFinishRun(int64 run_id, const char *status, int skipped)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
+	Datum		values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(status),
+	Int32GetDatum(skipped)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.runs SET status = $2, skipped = $3, "
+					   "  finished_at = clock_timestamp() WHERE run_id = $1",
+					   3, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}

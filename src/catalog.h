@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.h
+ *	  Every read and write of the microbatch.* tables.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MICROBATCH_CATALOG_H
+#define MICROBATCH_CATALOG_H
+
+#include "nodes/pg_list.h"
+#include "pipeline.h"
+
+/* window status values stored in microbatch.windows.status */
+#define WINDOW_RUNNING		"running"
+#define WINDOW_SUCCEEDED	"succeeded"
+#define WINDOW_PARTIAL		"partial"
+#define WINDOW_FAILED		"failed"
+#define WINDOW_STALE		"stale"
+
+/* a window's recorded state, as planning needs it */
+typedef struct WindowState
+{
+	TimestampTz start;
+	TimestampTz end;
+	char		status[16];
+} WindowState;
+
+/* the outcome of one window, as it is recorded */
+typedef struct WindowOutcome
+{
+	bool		succeeded;
+	bool		partial;		/* processed with less than its full extent */
+	int64		rows_deleted;
+	int64		rows_inserted;
+	double		elapsed_ms;
+	char		sqlstate[6];
+	char		message[512];
+} WindowOutcome;
+
+extern Oid	CatalogOwner(void);
+
+/* pipelines */
+extern Pipeline *CatalogReadPipeline(const char *name);
+extern List *CatalogEnabledPipelineNames(void);
+extern List *CatalogPipelineNamesForTarget(Oid target);
+extern int64 CatalogInsertPipeline(Pipeline *pipeline);
+extern void CatalogUpdatePipeline(Pipeline *pipeline);
+extern void CatalogDeletePipeline(int64 pipeline_id);
+extern void CatalogResetPipeline(Pipeline *pipeline);
+extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);
+
+/* window state */
+extern bool CatalogHighWater(int64 pipeline_id, TimestampTz *high_water);
+extern List *CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to);
+extern List *CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to);
+extern void CatalogMarkWindowRunning(int64 pipeline_id, int64 run_id,
+									 TimestampTz start, TimestampTz end);
+extern void CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start,
+								TimestampTz end, WindowOutcome *outcome);
+
+/* runs */
+extern int64 CatalogNextRunId(void);
+extern void CatalogRecoverInterrupted(int64 pipeline_id);
+extern void CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind,
+							 int windows_total, int leader_pid);
+extern void CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome);
+extern void CatalogFinishRun(int64 run_id, const char *status, int skipped);
+
+#endif							/* MICROBATCH_CATALOG_H */

@@ -1,0 +1,412 @@
+/*-------------------------------------------------------------------------
+ *
+ * grid.c
+ *	  The window grid: where windows start and end.
+ *
+ * A grid is a batch size plus a time zone.  Every boundary is computed on
+ * the local calendar of that zone with PostgreSQL's own time-zone rules:
+ *
+ * - day, week, month, quarter and year windows start at local midnight (of
+ *	 a Monday, the 1st of a month, of a quarter, of January), so across a DST
+ *	 change a day window lasts 23 or 25 hours and February has 28 or 29 days;
+ * - sub-day windows of N minutes are counted in elapsed time from local
+ *	 midnight and cut at the next local midnight, so every one of them lasts
+ *	 exactly N minutes except the last of a DST day (hour windows stay one
+ *	 hour long through both DST changes).
+ *
+ * Converting between UTC and local time is the expensive step, so stepping
+ * through sub-day windows keeps the current local day cached in the Grid and
+ * only converts once per day: a million ten-minute windows cost about 7,000
+ * conversions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
+
+#include "grid.h"
+
+#define MINUTES_PER_DAY (24 * 60)
+
+/* The named batch sizes and the unit each one means. */
+typedef struct NamedSize
+{
+	const char *name;
+	GridUnit	unit;
+	int			minutes;
+} NamedSize;
+
+static const NamedSize named_sizes[] = {
+	{"10min", GRID_MINUTES, 10},
+	{"hour", GRID_MINUTES, 60},
+	{"day", GRID_DAY, 0},
+	{"week", GRID_WEEK, 0},
+	{"month", GRID_MONTH, 0},
+	{"quarter", GRID_QUARTER, 0},
+	{"year", GRID_YEAR, 0},
+};
+
+static bool ParseSpelledSize(const char *text, GridUnit *unit, int *minutes);
+static TimestampTz LocalToUtc(struct pg_tm *tm, pg_tz *tz);
+static void UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm);
+static void CacheLocalDay(Grid *grid, TimestampTz t);
+static void AddMonths(struct pg_tm *tm, int months);
+
+PG_FUNCTION_INFO_V1(microbatch_windows);
+
+/*
+ * GridInit parses a batch size and a time zone into a grid, or reports
+ * exactly what is wrong with them.
+ */
+void
+GridInit(Grid *grid, const char *batch_size, const char *time_zone)
+{
+	int			i;
+	bool		found = false;
+
+	memset(grid, 0, sizeof(Grid));
+	grid->day_start = DT_NOBEGIN;
+	grid->day_end = DT_NOBEGIN;
+
+	for (i = 0; i < lengthof(named_sizes); i++)
+	{
+		if (pg_strcasecmp(batch_size, named_sizes[i].name) == 0)
+		{
+			grid->unit = named_sizes[i].unit;
+			grid->minutes = named_sizes[i].minutes;
+			found = true;
+			break;
+		}
+	}
+	if (!found && !ParseSpelledSize(batch_size, &grid->unit, &grid->minutes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unsupported batch size \"%s\"", batch_size),
+				 errhint("Use '10min', 'hour', 'day', 'week', 'month', 'quarter', 'year', or a number of minutes or hours that divides one day, such as '15 minutes' or '6 hours'.")));
+
+	if (grid->unit == GRID_MINUTES &&
+		(grid->minutes <= 0 || MINUTES_PER_DAY % grid->minutes != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("batch size \"%s\" does not divide one day", batch_size),
+				 errhint("Sub-day windows must be a whole number of minutes that divides 1440, such as '5 minutes', '15 minutes' or '6 hours'.")));
+
+	/* the canonical spelling: the name when there is one, else N minutes */
+	grid->batch_size = NULL;
+	for (i = 0; i < lengthof(named_sizes); i++)
+		if (named_sizes[i].unit == grid->unit && named_sizes[i].minutes == grid->minutes)
+			grid->batch_size = named_sizes[i].name;
+	if (grid->batch_size == NULL)
+		grid->batch_size = psprintf("%d minutes", grid->minutes);
+
+	grid->tz = pg_tzset(time_zone);
+	if (grid->tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", time_zone),
+				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
+}
+
+/*
+ * ParseSpelledSize reads sizes written as "<n> <unit>": minutes and hours of
+ * any count, and one of the calendar units ("1 day", "3 months").
+ */
+static bool
+ParseSpelledSize(const char *text, GridUnit *unit, int *minutes)
+{
+	const char *p = text;
+	long		n = 0;
+	char		word[16];
+	int			len = 0;
+
+	while (isspace((unsigned char) *p))
+		p++;
+	if (!isdigit((unsigned char) *p))
+		return false;
+	while (isdigit((unsigned char) *p))
+	{
+		n = n * 10 + (*p++ - '0');
+		if (n > MINUTES_PER_DAY * 366)
+			return false;
+	}
+	while (isspace((unsigned char) *p))
+		p++;
+	while (isalpha((unsigned char) *p) && len < (int) sizeof(word) - 1)
+		word[len++] = tolower((unsigned char) *p++);
+	word[len] = '\0';
+	while (isspace((unsigned char) *p))
+		p++;
+	if (*p != '\0' || len == 0)
+		return false;
+
+	if (strcmp(word, "min") == 0 || strcmp(word, "mins") == 0 ||
+		strcmp(word, "minute") == 0 || strcmp(word, "minutes") == 0)
+	{
+		*unit = GRID_MINUTES;
+		*minutes = (int) n;
+		return true;
+	}
+	if (strcmp(word, "h") == 0 || strcmp(word, "hour") == 0 || strcmp(word, "hours") == 0)
+	{
+		*unit = GRID_MINUTES;
+		*minutes = (int) (n * 60);
+		return true;
+	}
+	if (n == 1 && (strcmp(word, "day") == 0 || strcmp(word, "days") == 0))
+		*unit = GRID_DAY;
+	else if ((n == 1 && (strcmp(word, "week") == 0 || strcmp(word, "weeks") == 0)) ||
+			 (n == 7 && strcmp(word, "days") == 0))
+		*unit = GRID_WEEK;
+	else if (n == 1 && (strcmp(word, "month") == 0 || strcmp(word, "months") == 0))
+		*unit = GRID_MONTH;
+	else if (n == 3 && strcmp(word, "months") == 0)
+		*unit = GRID_QUARTER;
+	else if (n == 1 && (strcmp(word, "year") == 0 || strcmp(word, "years") == 0))
+		*unit = GRID_YEAR;
+	else
+		return false;
+	*minutes = 0;
+	return true;
+}
+
+/*
+ * GridCanonicalZone returns the name under which PostgreSQL knows a zone,
+ * so that what is stored is what TimeZone will accept later.
+ */
+const char *
+GridCanonicalZone(const char *time_zone)
+{
+	pg_tz	   *tz = pg_tzset(time_zone);
+
+	return tz ? pg_get_timezone_name(tz) : time_zone;
+}
+
+/* GridIsSubDay tells whether windows are shorter than a day. */
+bool
+GridIsSubDay(const Grid *grid)
+{
+	return grid->unit == GRID_MINUTES && grid->minutes < MINUTES_PER_DAY;
+}
+
+/* GridCheckFinite rejects infinite timestamps, which have no window. */
+void
+GridCheckFinite(TimestampTz t, const char *what)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a finite timestamp", what)));
+}
+
+/* UtcToLocal breaks an instant into local calendar fields of a zone. */
+static void
+UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm)
+{
+	int			offset;
+	fsec_t		fsec;
+
+	if (timestamp2tm(t, &offset, tm, &fsec, NULL, tz) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+}
+
+/*
+ * LocalToUtc turns local calendar fields into an instant.  A local time that
+ * does not exist or exists twice is resolved the way PostgreSQL resolves it
+ * for input ('2024-03-10 02:30' in New York is 03:30 EDT).
+ */
+static TimestampTz
+LocalToUtc(struct pg_tm *tm, pg_tz *tz)
+{
+	int			offset = DetermineTimeZoneOffset(tm, tz);
+	TimestampTz result;
+
+	if (tm2timestamp(tm, 0, &offset, &result) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("timestamp out of range")));
+	return result;
+}
+
+/* AddMonths moves local calendar fields by whole months, day 1 kept. */
+static void
+AddMonths(struct pg_tm *tm, int months)
+{
+	int			m = tm->tm_year * 12 + (tm->tm_mon - 1) + months;
+
+	tm->tm_year = m / 12;
+	tm->tm_mon = m % 12 + 1;
+}
+
+/* CacheLocalDay remembers the local day [midnight, next midnight) of t. */
+static void
+CacheLocalDay(Grid *grid, TimestampTz t)
+{
+	struct pg_tm tm;
+	int			jd;
+
+	if (t >= grid->day_start && t < grid->day_end)
+		return;
+	UtcToLocal(t, grid->tz, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
+	grid->day_start = LocalToUtc(&tm, grid->tz);
+
+	/*
+	 * Where clocks fall back across midnight, local midnight exists twice and
+	 * resolves to the later instant: t then still belongs to the day before.
+	 */
+	if (t < grid->day_start)
+	{
+		grid->day_end = grid->day_start;
+		j2date(jd - 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		grid->day_start = LocalToUtc(&tm, grid->tz);
+		return;
+	}
+	j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+	grid->day_end = LocalToUtc(&tm, grid->tz);
+}
+
+/* GridFloor returns the start of the window that contains t. */
+TimestampTz
+GridFloor(Grid *grid, TimestampTz t)
+{
+	struct pg_tm tm;
+	int			jd;
+
+	if (grid->unit == GRID_MINUTES)
+	{
+		int64		step = (int64) grid->minutes * USECS_PER_MINUTE;
+
+		CacheLocalDay(grid, t);
+		return grid->day_start + ((t - grid->day_start) / step) * step;
+	}
+
+	/* calendar units start at a local midnight: floor t's local day first */
+	CacheLocalDay(grid, t);
+	UtcToLocal(grid->day_start, grid->tz, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	switch (grid->unit)
+	{
+		case GRID_DAY:
+			return grid->day_start;
+		case GRID_WEEK:
+			/* j2day: 0 = Sunday; ISO weeks start on Monday */
+			jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
+			jd -= (j2day(jd) + 6) % 7;
+			j2date(jd, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			break;
+		case GRID_MONTH:
+			tm.tm_mday = 1;
+			break;
+		case GRID_QUARTER:
+			tm.tm_mday = 1;
+			tm.tm_mon = ((tm.tm_mon - 1) / 3) * 3 + 1;
+			break;
+		case GRID_YEAR:
+			tm.tm_mday = 1;
+			tm.tm_mon = 1;
+			break;
+		case GRID_MINUTES:
+			pg_unreachable();
+	}
+	return LocalToUtc(&tm, grid->tz);
+}
+
+/* GridNext returns the end of the window that starts at window_start. */
+TimestampTz
+GridNext(Grid *grid, TimestampTz window_start)
+{
+	struct pg_tm tm;
+	int			jd;
+
+	if (grid->unit == GRID_MINUTES)
+	{
+		TimestampTz end;
+
+		CacheLocalDay(grid, window_start);
+		end = window_start + (int64) grid->minutes * USECS_PER_MINUTE;
+		return Min(end, grid->day_end);
+	}
+
+	UtcToLocal(window_start, grid->tz, &tm);
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	switch (grid->unit)
+	{
+		case GRID_DAY:
+		case GRID_WEEK:
+			jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) +
+				(grid->unit == GRID_DAY ? 1 : 7);
+			j2date(jd, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			break;
+		case GRID_MONTH:
+			AddMonths(&tm, 1);
+			break;
+		case GRID_QUARTER:
+			AddMonths(&tm, 3);
+			break;
+		case GRID_YEAR:
+			AddMonths(&tm, 12);
+			break;
+		case GRID_MINUTES:
+			pg_unreachable();
+	}
+	return LocalToUtc(&tm, grid->tz);
+}
+
+/* GridPrev returns the start of the window just before window_start. */
+TimestampTz
+GridPrev(Grid *grid, TimestampTz window_start)
+{
+	return GridFloor(grid, window_start - 1);
+}
+
+/*
+ * mb_windows(batch_size, start_time, end_time, time_zone) returns every
+ * whole window of the grid that overlaps [start_time, end_time).
+ */
+Datum
+microbatch_windows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Grid		grid;
+	TimestampTz start_time;
+	TimestampTz end_time;
+	TimestampTz w;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("batch_size, start_time, end_time and time_zone must not be null")));
+
+	GridInit(&grid, text_to_cstring(PG_GETARG_TEXT_PP(0)),
+			 text_to_cstring(PG_GETARG_TEXT_PP(3)));
+	start_time = PG_GETARG_TIMESTAMPTZ(1);
+	end_time = PG_GETARG_TIMESTAMPTZ(2);
+	GridCheckFinite(start_time, "start_time");
+	GridCheckFinite(end_time, "end_time");
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	for (w = GridFloor(&grid, start_time); w < end_time;)
+	{
+		TimestampTz next = GridNext(&grid, w);
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		values[0] = TimestampTzGetDatum(w);
+		values[1] = TimestampTzGetDatum(next);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		w = next;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * pipeline.h
+ *	  A registered pipeline as the rest of microbatch sees it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MICROBATCH_PIPELINE_H
+#define MICROBATCH_PIPELINE_H
+
+#include "datatype/timestamp.h"
+#include "grid.h"
+
+typedef struct Pipeline
+{
+	int64		id;
+	char	   *name;
+	Oid			owner;
+	Oid			target;
+	char	   *event_time;
+	char	   *query;
+	char	   *batch_size;
+	char	   *time_zone;
+	TimestampTz begin_at;
+	bool		has_end_at;
+	TimestampTz end_at;
+	int			lookback;
+	int			max_parallel;
+	bool		continue_on_error;
+	bool		enabled;
+	char	   *search_path;
+	TimestampTz contiguous_until;
+	TransactionId xmin;			/* of the catalog row: was it written by us? */
+
+	Grid		grid;			/* built from batch_size and time_zone */
+} Pipeline;
+
+/* what a caller is about to do with a pipeline, for the checks it needs */
+typedef enum PipelineUse
+{
+	PIPELINE_READ,				/* plan: any member of the owner role */
+	PIPELINE_MANAGE,			/* alter, reset, drop, schedule */
+	PIPELINE_RUN				/* run: must also be enabled and intact */
+} PipelineUse;
+
+extern Pipeline *PipelineOpen(const char *name, PipelineUse use);
+extern void PipelineCheckRunnable(Pipeline *pipeline);
+extern Oid	PipelineEventTimeType(Pipeline *pipeline);
+extern List *PipelineQueryColumns(Pipeline *pipeline);
+
+#endif							/* MICROBATCH_PIPELINE_H */

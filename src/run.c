@@ -1,0 +1,495 @@
+/*-------------------------------------------------------------------------
+ *
+ * run.c
+ *	  The SQL entry points that process windows, and the driver that
+ *	  processes them in the calling session.
+ *
+ * Every run takes its pipeline's run lock, plans, records a row in
+ * microbatch.runs and then processes the plan's windows oldest first, each
+ * in a transaction of its own.  Where the windows run depends on the caller:
+ *
+ * - SELECT mb_run / mb_retry cannot commit, so their windows run in
+ *	 background workers (launcher.c) while this session waits and relays;
+ * - CALL mb_backfill with max_parallel = 1 runs them right here, committing
+ *	 after each window (this is why it is a procedure);
+ * - mb_run_window runs one window inside the caller's own transaction.
+ *
+ * In this session, interrupts are held off while bookkeeping commits, and
+ * taken inside a window, where a cancel rolls the window back, is recorded
+ * as that window's failure, and ends the run as cancelled.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "launcher.h"
+#include "run.h"
+#include "runlock.h"
+
+int			microbatch_max_workers = 8;
+
+static void RunPipeline(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to,
+						int max_parallel, bool in_session, RunSummary *summary);
+static void RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary);
+static void PutSummaryRow(ReturnSetInfo *rsinfo, Pipeline *pipeline, RunSummary *summary);
+static void RunAndReturn(FunctionCallInfo fcinfo, RunKind kind);
+static void CheckNonAtomic(FunctionCallInfo fcinfo);
+static int	ArgMaxParallel(FunctionCallInfo fcinfo, int arg, Pipeline *pipeline);
+
+PG_FUNCTION_INFO_V1(microbatch_run);
+PG_FUNCTION_INFO_V1(microbatch_retry);
+PG_FUNCTION_INFO_V1(microbatch_backfill);
+PG_FUNCTION_INFO_V1(microbatch_backfill_all);
+PG_FUNCTION_INFO_V1(microbatch_run_window);
+
+/*
+ * RunSetup records the start of a run: it settles what a dead earlier run
+ * left marked running, inserts the run's row and remembers how far the
+ * pipeline's state rows are known to be contiguous.  The caller holds the
+ * run lock and commits.
+ */
+void
+RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid)
+{
+	CatalogRecoverInterrupted(pipeline->id);
+	CatalogInsertRun(run_id, pipeline->id, RunKindName(plan->kind), plan->nwindows,
+					 leader_pid);
+	if (plan->kind == RUN_KIND_RUN)
+		CatalogAdvanceContiguous(pipeline->id, plan->contiguous_until);
+}
+
+/* RunFinish records how a run ended. */
+void
+RunFinish(RunSummary *summary, int64 run_id)
+{
+	const char *status = summary->cancelled ? "cancelled" :
+		summary->failed > 0 ? "failed" : "succeeded";
+
+	CatalogFinishRun(run_id, status, summary->skipped);
+}
+
+/*
+ * RunReportFailure ends a run in which windows failed with an ERROR that
+ * names the pipeline and the first failure, so that scripts and pg_cron see
+ * it.  What succeeded is already committed.
+ */
+void
+RunReportFailure(Pipeline *pipeline, RunSummary *summary)
+{
+	if (summary->failed == 0)
+		return;
+	ereport(ERROR,
+			(errcode(MAKE_SQLSTATE(summary->failed_sqlstate[0], summary->failed_sqlstate[1],
+								   summary->failed_sqlstate[2], summary->failed_sqlstate[3],
+								   summary->failed_sqlstate[4])),
+			 errmsg("pipeline \"%s\": %d of %d windows failed", pipeline->name,
+					summary->failed, summary->windows),
+			 errdetail("First failure: window %s: %s",
+					   FormatWindow(pipeline, summary->failed_start, summary->failed_end),
+					   summary->failed_message),
+			 errhint("Failed windows are listed in microbatch.windows; the next mb_run or mb_retry('%s') processes them again.",
+					 pipeline->name)));
+}
+
+/*
+ * RunInSession processes a plan in this session, one committed transaction
+ * per window, and the run's bookkeeping in transactions of their own.
+ */
+static void
+RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
+{
+	WindowExecutor *executor = WindowExecutorCreate(pipeline);
+	bool		stop = false;
+	int			i;
+
+	HOLD_INTERRUPTS();
+	summary->run_id = CatalogNextRunId();
+	RunSetup(pipeline, plan, summary->run_id, MyProcPid);
+	SPI_commit();
+	RESUME_INTERRUPTS();
+
+	for (i = 0; i < plan->nwindows; i++)
+	{
+		PlannedWindow *window = &plan->windows[i];
+		WindowOutcome outcome;
+
+		if (stop)
+		{
+			summary->skipped++;
+			continue;
+		}
+
+		HOLD_INTERRUPTS();
+		MarkWindowRunning(executor, summary->run_id, window->start, window->end);
+		SPI_commit();
+		RESUME_INTERRUPTS();
+
+		/* a cancel that arrived meanwhile is taken in here, and recorded */
+		(void) ExecuteWindowGuarded(executor, summary->run_id, window->start, window->end,
+									window->partial, &outcome);
+		HOLD_INTERRUPTS();
+		SPI_commit();
+		SummaryCount(summary, window, &outcome);
+		ProgressWindow(pipeline, summary, window, &outcome);
+		RESUME_INTERRUPTS();
+
+		if (!outcome.succeeded && strcmp(outcome.sqlstate, "57014") == 0)
+			summary->cancelled = stop = true;
+		else if (!outcome.succeeded && !pipeline->continue_on_error)
+			stop = true;
+	}
+
+	HOLD_INTERRUPTS();
+	RunFinish(summary, summary->run_id);
+	SPI_commit();
+	RESUME_INTERRUPTS();
+	WindowExecutorDestroy(executor);
+	ProgressFinished(pipeline, summary);
+
+	if (summary->cancelled)
+		ereport(ERROR,
+				(errcode(ERRCODE_QUERY_CANCELED),
+				 errmsg("run of pipeline \"%s\" cancelled", pipeline->name),
+				 errdetail("%d windows committed before the cancel; the window in flight was rolled back.",
+						   summary->succeeded)));
+}
+
+/*
+ * RunPipeline plans and processes one pipeline under its run lock, in this
+ * session or in background workers.
+ */
+static void
+RunPipeline(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to,
+			int max_parallel, bool in_session, RunSummary *summary)
+{
+	memset(summary, 0, sizeof(RunSummary));
+	summary->started_at = GetCurrentTimestamp();
+
+	RunLockAcquire(pipeline, true);
+	PG_TRY();
+	{
+		RunPlan    *plan = PlanRun(pipeline, kind, from, to);
+
+		summary->windows = plan->nwindows;
+		if (in_session)
+		{
+			ProgressPlanned(pipeline, plan, "in this session");
+			RunInSession(pipeline, plan, summary);
+		}
+		else if (plan->nwindows == 0)
+			ProgressPlanned(pipeline, plan, "");
+		else
+			RunInWorkers(pipeline, plan, max_parallel, summary);
+	}
+	PG_FINALLY();
+	{
+		RunLockRelease(pipeline);
+	}
+	PG_END_TRY();
+}
+
+/* PutSummaryRow adds a run's result row to an mb_run / mb_retry result. */
+static void
+PutSummaryRow(ReturnSetInfo *rsinfo, Pipeline *pipeline, RunSummary *summary)
+{
+	Datum		values[9];
+	bool		nulls[9] = {false};
+	Interval   *elapsed = palloc0(sizeof(Interval));
+
+	elapsed->time = GetCurrentTimestamp() - summary->started_at;
+	values[0] = CStringGetTextDatum(pipeline->name);
+	values[1] = Int64GetDatum(summary->run_id);
+	nulls[1] = summary->run_id == 0;
+	values[2] = Int32GetDatum(summary->windows);
+	values[3] = Int32GetDatum(summary->succeeded);
+	values[4] = Int32GetDatum(summary->failed);
+	values[5] = Int32GetDatum(summary->skipped);
+	values[6] = Int64GetDatum(summary->rows_deleted);
+	values[7] = Int64GetDatum(summary->rows_inserted);
+	values[8] = IntervalPGetDatum(elapsed);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* ArgMaxParallel returns the max_parallel argument, or the pipeline's. */
+static int
+ArgMaxParallel(FunctionCallInfo fcinfo, int arg, Pipeline *pipeline)
+{
+	int			max_parallel;
+
+	if (PG_NARGS() <= arg || PG_ARGISNULL(arg))
+		return pipeline->max_parallel;
+	max_parallel = PG_GETARG_INT32(arg);
+	if (max_parallel < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_parallel must be at least 1, got %d", max_parallel)));
+	return max_parallel;
+}
+
+/*
+ * RunAndReturn is mb_run and mb_retry: run one pipeline, or for mb_run with
+ * no name every enabled one (skipping busy ones), and return a row each.
+ */
+static void
+RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	List	   *names;
+	ListCell   *lc;
+	Pipeline   *failed_pipeline = NULL;
+	RunSummary	failed_summary;
+
+	if (!PG_ARGISNULL(0))
+		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	else if (kind == RUN_KIND_RUN)
+		names = CatalogEnabledPipelineNames();
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("pipeline name must not be null")));
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, names)
+	{
+		Pipeline   *pipeline;
+		RunSummary	summary;
+
+		if (PG_ARGISNULL(0))
+		{
+			/* running all pipelines: skip those of others and busy ones */
+			pipeline = CatalogReadPipeline(lfirst(lc));
+			if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
+				continue;
+			PipelineCheckRunnable(pipeline);
+		}
+		else
+			pipeline = PipelineOpen(lfirst(lc), PIPELINE_RUN);
+
+		if (PG_ARGISNULL(0))
+		{
+			PG_TRY();
+			{
+				RunPipeline(pipeline, kind, 0, 0, ArgMaxParallel(fcinfo, 1, pipeline), false,
+							&summary);
+			}
+			PG_CATCH();
+			{
+				ErrorData  *error;
+
+				if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
+					PG_RE_THROW();
+				/* the run lock is tried before anything else: nothing to undo */
+				error = CopyErrorData();
+				FlushErrorState();
+				ereport(NOTICE,
+						(errmsg("skipping pipeline \"%s\": %s", pipeline->name, error->message)));
+				continue;
+			}
+			PG_END_TRY();
+		}
+		else
+			RunPipeline(pipeline, kind, 0, 0, ArgMaxParallel(fcinfo, 1, pipeline), false,
+						&summary);
+
+		PutSummaryRow(rsinfo, pipeline, &summary);
+		if (summary.failed > 0 && failed_pipeline == NULL)
+		{
+			failed_pipeline = pipeline;
+			failed_summary = summary;
+		}
+	}
+	if (failed_pipeline)
+		RunReportFailure(failed_pipeline, &failed_summary);
+}
+
+/* mb_run(name, max_parallel) processes what the pipeline needs. */
+Datum
+microbatch_run(PG_FUNCTION_ARGS)
+{
+	RunAndReturn(fcinfo, RUN_KIND_RUN);
+	return (Datum) 0;
+}
+
+/* mb_retry(name, max_parallel) processes the failed windows only. */
+Datum
+microbatch_retry(PG_FUNCTION_ARGS)
+{
+	RunAndReturn(fcinfo, RUN_KIND_RETRY);
+	return (Datum) 0;
+}
+
+/*
+ * CheckNonAtomic refuses a CALL made inside a transaction block, where the
+ * procedure could not commit after every window.
+ */
+static void
+CheckNonAtomic(FunctionCallInfo fcinfo)
+{
+	if (fcinfo->context == NULL || !IsA(fcinfo->context, CallContext) ||
+		((CallContext *) fcinfo->context)->atomic)
+		ereport(ERROR,
+				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+				 errmsg("mb_backfill cannot run inside a transaction block"),
+				 errdetail("It commits after every window."),
+				 errhint("CALL it on its own, or use mb_run_window to replace windows inside your transaction.")));
+}
+
+/*
+ * CALL mb_backfill(name, start_time, end_time, max_parallel) reprocesses
+ * every window overlapping [start_time, end_time), whatever its state.
+ */
+Datum
+microbatch_backfill(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline;
+	RunSummary	summary;
+	int			max_parallel;
+
+	CheckNonAtomic(fcinfo);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("start_time and end_time of a backfill must not be null")));
+	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(1), "start_time");
+	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(2), "end_time");
+	pipeline = PipelineOpen(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							PIPELINE_RUN);
+	max_parallel = ArgMaxParallel(fcinfo, 3, pipeline);
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	RunPipeline(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
+				max_parallel, max_parallel == 1, &summary);
+	SPI_finish();
+	RunReportFailure(pipeline, &summary);
+	PG_RETURN_VOID();
+}
+
+/*
+ * CALL mb_backfill(start_time, end_time) backfills the range in every
+ * enabled pipeline the caller may run, one after the other.
+ */
+Datum
+microbatch_backfill_all(PG_FUNCTION_ARGS)
+{
+	List	   *names;
+	ListCell   *lc;
+	Pipeline   *failed_pipeline = NULL;
+	RunSummary	failed_summary;
+
+	CheckNonAtomic(fcinfo);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("start_time and end_time of a backfill must not be null")));
+	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(0), "start_time");
+	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(1), "end_time");
+
+	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	names = CatalogEnabledPipelineNames();
+	foreach(lc, names)
+	{
+		Pipeline   *pipeline = CatalogReadPipeline(lfirst(lc));
+		RunSummary	summary;
+
+		if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
+			continue;
+		PipelineCheckRunnable(pipeline);
+		RunPipeline(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(0),
+					PG_GETARG_TIMESTAMPTZ(1), pipeline->max_parallel,
+					pipeline->max_parallel == 1, &summary);
+		if (summary.failed > 0 && failed_pipeline == NULL)
+		{
+			failed_pipeline = pipeline;
+			failed_summary = summary;
+		}
+	}
+	SPI_finish();
+	if (failed_pipeline)
+		RunReportFailure(failed_pipeline, &failed_summary);
+	PG_RETURN_VOID();
+}
+
+/*
+ * mb_run_window(name, window_start) replaces one window inside the caller's
+ * transaction: no commit, no workers.  Its state row is written in the same
+ * transaction, so a rollback undoes both.
+ */
+Datum
+microbatch_run_window(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Pipeline   *pipeline;
+	TimestampTz start;
+	TimestampTz full_end;
+	TimestampTz limit;
+	WindowExecutor *executor;
+	WindowOutcome outcome;
+	TimestampTz began = GetCurrentTimestamp();
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("window_start must not be null")));
+	pipeline = PipelineOpen(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							PIPELINE_RUN);
+	start = PG_GETARG_TIMESTAMPTZ(1);
+	GridCheckFinite(start, "window_start");
+	if (GridFloor(&pipeline->grid, start) != start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s is not the start of a window of pipeline \"%s\"",
+						timestamptz_to_str(start), pipeline->name),
+				 errhint("The window that contains it starts at %s.",
+						 timestamptz_to_str(GridFloor(&pipeline->grid, start)))));
+	limit = GetCurrentTransactionStartTimestamp();
+	if (pipeline->has_end_at)
+		limit = Min(limit, pipeline->end_at);
+	if (start < pipeline->begin_at || start >= limit)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window %s of pipeline \"%s\" is outside [begin_at, min(end_at, now()))",
+						timestamptz_to_str(start), pipeline->name)));
+
+	RunLockAcquire(pipeline, false);
+	full_end = GridNext(&pipeline->grid, start);
+	memset(&outcome, 0, sizeof(outcome));
+	executor = WindowExecutorCreate(pipeline);
+	PG_TRY();
+	{
+		long		secs;
+		int			usecs;
+
+		ExecuteWindow(executor, start, Min(full_end, limit), &outcome);
+		outcome.succeeded = true;
+		outcome.partial = limit < full_end;
+		TimestampDifference(began, GetCurrentTimestamp(), &secs, &usecs);
+		outcome.elapsed_ms = secs * 1000.0 + usecs / 1000.0;
+		CatalogRecordWindow(pipeline->id, 0, start, Min(full_end, limit), &outcome);
+	}
+	PG_FINALLY();
+	{
+		WindowExecutorDestroy(executor);
+	}
+	PG_END_TRY();
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = Int64GetDatum(outcome.rows_deleted);
+	values[1] = Int64GetDatum(outcome.rows_inserted);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}

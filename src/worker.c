@@ -1,0 +1,355 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  A background worker that processes windows of a run.
+ *
+ * The leader (launcher.c) puts the plan in a DSM segment and starts up to
+ * max_parallel workers.  Each worker connects to the leader's database,
+ * takes the next queued window, and processes it exactly as a run in the
+ * calling session would: a transaction that marks it running, then one that
+ * replaces it and records its outcome (ExecuteWindowGuarded).  It publishes
+ * the outcome in the segment and sets the leader's latch.
+ *
+ * The leader cannot commit, so the workers also keep the run's catalog row:
+ * the first worker to start records the run (RunSetup) while the others
+ * wait, and whichever worker accounts for the last window, by finishing it
+ * or by skipping what is left after a stop, records how the run ended.
+ *
+ * A stop (a failed window with on_error = 'stop', or the leader cancelled)
+ * lets windows in flight finish or fail and turns every queued one into a
+ * skipped one.  The leader cancels a window in flight by sending SIGINT,
+ * which the guard records as that window's failure.  Interrupts are held
+ * while bookkeeping commits, so a cancel never lands between a window's
+ * transaction and its record.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "executor.h"
+#include "run.h"
+#include "worker.h"
+
+static int	ClaimWindow(RunShared *shared, bool *finalize);
+static bool PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome,
+						   bool continue_on_error);
+static void WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan);
+static void FinishRunInCatalog(RunShared *shared);
+static void NotifyLeader(RunShared *shared);
+static char *SharedStates(RunShared *shared);
+
+/* RunSharedSize is the size of the DSM segment for a run of n windows. */
+Size
+RunSharedSize(int nwindows)
+{
+	return MAXALIGN(sizeof(RunShared)) +
+		MAXALIGN(sizeof(PlannedWindow) * nwindows) +
+		MAXALIGN(sizeof(WindowOutcome) * nwindows) +
+		MAXALIGN(sizeof(int) * nwindows) +
+		MAXALIGN(nwindows);
+}
+
+/* RunSharedWindows returns the planned windows in the segment. */
+PlannedWindow *
+RunSharedWindows(RunShared *shared)
+{
+	return (PlannedWindow *) ((char *) shared + MAXALIGN(sizeof(RunShared)));
+}
+
+/* RunSharedOutcomes returns the outcome slot of every window. */
+WindowOutcome *
+RunSharedOutcomes(RunShared *shared)
+{
+	return (WindowOutcome *) ((char *) RunSharedWindows(shared) +
+							  MAXALIGN(sizeof(PlannedWindow) * shared->nwindows));
+}
+
+/* RunSharedFinishOrder returns window indexes in the order they finished. */
+int *
+RunSharedFinishOrder(RunShared *shared)
+{
+	return (int *) ((char *) RunSharedOutcomes(shared) +
+					MAXALIGN(sizeof(WindowOutcome) * shared->nwindows));
+}
+
+/* SharedStates returns the SharedWindowState of every window. */
+static char *
+SharedStates(RunShared *shared)
+{
+	return (char *) RunSharedFinishOrder(shared) + MAXALIGN(sizeof(int) * shared->nwindows);
+}
+
+/*
+ * RunSharedStop tells the workers to start no more windows; cancelled also
+ * marks the run as cancelled rather than failed.
+ */
+void
+RunSharedStop(RunShared *shared, bool cancelled)
+{
+	SpinLockAcquire(&shared->mutex);
+	shared->stop = true;
+	shared->cancelled |= cancelled;
+	SpinLockRelease(&shared->mutex);
+}
+
+/* NotifyLeader wakes the leader up to relay what happened. */
+static void
+NotifyLeader(RunShared *shared)
+{
+	PGPROC	   *leader = BackendPidGetProc(shared->leader_pid);
+
+	if (leader != NULL)
+		SetLatch(&leader->procLatch);
+}
+
+/*
+ * ClaimWindow hands out the next queued window, or -1 when there is none
+ * left.  After a stop it skips every queued window instead; *finalize tells
+ * the caller that this accounted for the run's last window.
+ */
+static int
+ClaimWindow(RunShared *shared, bool *finalize)
+{
+	char	   *states = SharedStates(shared);
+	int			index = -1;
+
+	*finalize = false;
+	SpinLockAcquire(&shared->mutex);
+	if (shared->stop)
+	{
+		int			before = shared->accounted;
+
+		for (; shared->next_window < shared->nwindows; shared->next_window++)
+		{
+			states[shared->next_window] = SHARED_WINDOW_SKIPPED;
+			shared->skipped++;
+			shared->accounted++;
+		}
+		*finalize = shared->accounted == shared->nwindows && before < shared->accounted;
+	}
+	else if (shared->next_window < shared->nwindows)
+	{
+		index = shared->next_window++;
+		states[index] = SHARED_WINDOW_RUNNING;
+	}
+	SpinLockRelease(&shared->mutex);
+	return index;
+}
+
+/*
+ * PublishOutcome puts a finished window where the leader reads it, and
+ * returns whether it was the run's last window to be accounted for.
+ */
+static bool
+PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome, bool continue_on_error)
+{
+	bool		last;
+
+	SpinLockAcquire(&shared->mutex);
+	RunSharedOutcomes(shared)[index] = *outcome;
+	SharedStates(shared)[index] = SHARED_WINDOW_DONE;
+	RunSharedFinishOrder(shared)[shared->finished++] = index;
+	if (!outcome->succeeded)
+	{
+		shared->failed++;
+		if (!continue_on_error)
+			shared->stop = true;
+	}
+	shared->accounted++;
+	last = shared->accounted == shared->nwindows;
+	SpinLockRelease(&shared->mutex);
+	NotifyLeader(shared);
+	return last;
+}
+
+/*
+ * WaitForSetup records the run in the catalog if no other worker has begun
+ * to, or waits until the one that did is done.
+ */
+static void
+WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan)
+{
+	bool		mine = false;
+
+	SpinLockAcquire(&shared->mutex);
+	if (shared->setup == SETUP_PENDING)
+	{
+		shared->setup = SETUP_IN_PROGRESS;
+		mine = true;
+	}
+	SpinLockRelease(&shared->mutex);
+
+	if (mine)
+	{
+		HOLD_INTERRUPTS();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		RunSetup(pipeline, plan, shared->run_id, shared->leader_pid);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		RESUME_INTERRUPTS();
+		SpinLockAcquire(&shared->mutex);
+		shared->setup = SETUP_DONE;
+		SpinLockRelease(&shared->mutex);
+		return;
+	}
+
+	for (;;)
+	{
+		SharedSetupState setup;
+
+		SpinLockAcquire(&shared->mutex);
+		setup = shared->setup;
+		SpinLockRelease(&shared->mutex);
+		if (setup == SETUP_DONE)
+			return;
+		if (setup == SETUP_FAILED)
+			proc_exit(0);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 10L, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* FinishRunInCatalog records how the run ended, from the shared totals. */
+static void
+FinishRunInCatalog(RunShared *shared)
+{
+	RunSummary	summary;
+
+	memset(&summary, 0, sizeof(summary));
+	SpinLockAcquire(&shared->mutex);
+	summary.failed = shared->failed;
+	summary.skipped = shared->skipped;
+	summary.cancelled = shared->cancelled;
+	SpinLockRelease(&shared->mutex);
+
+	HOLD_INTERRUPTS();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	RunFinish(&summary, shared->run_id);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	RESUME_INTERRUPTS();
+	NotifyLeader(shared);
+}
+
+/*
+ * MicrobatchWorkerMain is the entry point of a window worker: attach to the
+ * run's segment, connect, and process windows until none is left.
+ */
+void
+MicrobatchWorkerMain(Datum main_arg)
+{
+	dsm_segment *segment;
+	RunShared  *shared;
+	Pipeline   *pipeline;
+	WindowExecutor *executor;
+	RunPlan		plan;
+	bool		finalize = false;
+	int			index;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	segment = dsm_attach(DatumGetUInt32(main_arg));
+	if (segment == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("microbatch worker could not attach to its run's shared memory")));
+	shared = dsm_segment_address(segment);
+
+	BackgroundWorkerInitializeConnectionByOid(shared->database_id, shared->user_id, 0);
+
+	PG_TRY();
+	{
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		/* the pipeline and its prepared statements outlive this transaction */
+		MemoryContextSwitchTo(TopMemoryContext);
+		pipeline = CatalogReadPipeline(shared->pipeline_name);
+		if (pipeline == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("pipeline \"%s\" does not exist", shared->pipeline_name)));
+		executor = WindowExecutorCreate(pipeline);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(TopMemoryContext);
+
+		memset(&plan, 0, sizeof(plan));
+		plan.kind = (RunKind) shared->run_kind;
+		plan.nwindows = shared->nwindows;
+		plan.contiguous_until = shared->contiguous_until;
+		WaitForSetup(shared, pipeline, &plan);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(TopMemoryContext);
+		error = CopyErrorData();
+		SpinLockAcquire(&shared->mutex);
+		strlcpy(shared->error, error->message, sizeof(shared->error));
+		if (shared->setup == SETUP_IN_PROGRESS || shared->setup == SETUP_PENDING)
+			shared->setup = SETUP_FAILED;
+		shared->stop = true;
+		SpinLockRelease(&shared->mutex);
+		NotifyLeader(shared);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	while ((index = ClaimWindow(shared, &finalize)) >= 0)
+	{
+		PlannedWindow *window = &RunSharedWindows(shared)[index];
+		WindowOutcome outcome;
+
+		pgstat_report_activity(STATE_RUNNING, "microbatch window");
+
+		HOLD_INTERRUPTS();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		MarkWindowRunning(executor, shared->run_id, window->start, window->end);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		RESUME_INTERRUPTS();
+
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		(void) ExecuteWindowGuarded(executor, shared->run_id, window->start, window->end,
+									window->partial, &outcome);
+		HOLD_INTERRUPTS();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		RESUME_INTERRUPTS();
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		if (PublishOutcome(shared, index, &outcome, pipeline->continue_on_error))
+		{
+			finalize = true;
+			break;
+		}
+	}
+
+	if (finalize)
+		FinishRunInCatalog(shared);
+	WindowExecutorDestroy(executor);
+	dsm_detach(segment);
+	proc_exit(0);
+}

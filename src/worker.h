@@ -1,0 +1,72 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.h
+ *	  The shared state of a run in background workers, and the worker.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MICROBATCH_WORKER_H
+#define MICROBATCH_WORKER_H
+
+#include "storage/dsm.h"
+#include "storage/spin.h"
+
+#include "catalog.h"
+#include "plan.h"
+
+/* where a window of the run is */
+typedef enum SharedWindowState
+{
+	SHARED_WINDOW_QUEUED,
+	SHARED_WINDOW_RUNNING,
+	SHARED_WINDOW_DONE,
+	SHARED_WINDOW_SKIPPED
+} SharedWindowState;
+
+/* where the run's set-up (its catalog row) is */
+typedef enum SharedSetupState
+{
+	SETUP_PENDING,
+	SETUP_IN_PROGRESS,
+	SETUP_DONE,
+	SETUP_FAILED
+} SharedSetupState;
+
+/*
+ * RunShared heads the DSM segment of a run; the arrays of windows, their
+ * outcomes, their states and the order in which they finished follow it.
+ * Everything after the constant part is protected by mutex.
+ */
+typedef struct RunShared
+{
+	/* set by the leader before any worker starts, then constant */
+	Oid			database_id;
+	Oid			user_id;
+	pid_t		leader_pid;
+	int64		run_id;
+	char		pipeline_name[NAMEDATALEN];
+	int			run_kind;		/* RunKind */
+	TimestampTz contiguous_until;	/* what the plan found, for RunSetup */
+	int			nwindows;
+
+	slock_t		mutex;
+	SharedSetupState setup;
+	int			next_window;	/* queue head */
+	int			accounted;		/* windows done or skipped */
+	int			finished;		/* entries in finish_order */
+	int			failed;
+	int			skipped;
+	bool		stop;			/* start no more windows */
+	bool		cancelled;		/* the leader was cancelled or went away */
+	char		error[512];		/* a worker's own error, not a window's */
+} RunShared;
+
+extern Size RunSharedSize(int nwindows);
+extern PlannedWindow *RunSharedWindows(RunShared *shared);
+extern WindowOutcome *RunSharedOutcomes(RunShared *shared);
+extern int *RunSharedFinishOrder(RunShared *shared);
+extern void RunSharedStop(RunShared *shared, bool cancelled);
+
+PGDLLEXPORT void MicrobatchWorkerMain(Datum main_arg);
+
+#endif							/* MICROBATCH_WORKER_H */
