@@ -20,10 +20,10 @@ OBJS = \
 DATA = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security plan_state
-REGRESS_OPTS = --temp-config=test/test.conf
+REGRESS = windows register run failure security
+REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert
-ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf
+ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 

@@ -245,6 +245,8 @@ SELECT p.name AS pipeline,
   LEFT JOIN LATERAL (SELECT max(w.window_end) AS high_water FROM microbatch.windows w
 					  WHERE w.pipeline_id = p.id AND w.status = 'succeeded') hw ON true
   LEFT JOIN LATERAL (SELECT r.started_at, r.status FROM microbatch.runs r
-					  WHERE r.pipeline_id = p.id ORDER BY r.run_id DESC LIMIT 1) lr ON true;
+					  WHERE r.pipeline_id = p.id ORDER BY r.run_id DESC LIMIT 1) lr ON true
+ -- the view runs as its owner: show each role only its own pipelines, as the policies do
+ WHERE pg_catalog.pg_has_role(current_user, p.owner, 'MEMBER');
 GRANT SELECT ON microbatch.status TO PUBLIC;
 COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run';

@@ -41,6 +41,7 @@
 #include "utils/timestamp.h"
 
 #include "executor.h"
+#include "progress.h"
 
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
@@ -209,9 +210,9 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 	if (outside > 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("query of pipeline \"%s\" returned " INT64_FORMAT " of " INT64_FORMAT " rows outside window [%s, %s)",
+				 errmsg("query of pipeline \"%s\" returned " INT64_FORMAT " of " INT64_FORMAT " rows outside window %s",
 						pipeline->name, outside, outcome->rows_inserted,
-						timestamptz_to_str(start), timestamptz_to_str(end)),
+						FormatWindow(pipeline, start, end)),
 				 errdetail("Column \"%s\" of every row must fall inside the window, or another window would delete or duplicate the row.",
 						   pipeline->event_time),
 				 errhint("Filter the query's source on $1 and $2, and derive \"%s\" from the source's event time.",

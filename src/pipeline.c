@@ -364,7 +364,8 @@ CheckOptions(Pipeline *p)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("begin_at %s is not before end_at %s",
-						timestamptz_to_str(p->begin_at), timestamptz_to_str(p->end_at))));
+						pstrdup(timestamptz_to_str(p->begin_at)),
+						pstrdup(timestamptz_to_str(p->end_at)))));
 	if (p->lookback < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -278,6 +278,8 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 
 		if (PG_ARGISNULL(0))
 		{
+			bool		busy = false;
+
 			PG_TRY();
 			{
 				RunPipeline(pipeline, kind, 0, 0, ArgMaxParallel(fcinfo, 1, pipeline), false,
@@ -285,18 +287,20 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 			}
 			PG_CATCH();
 			{
-				ErrorData  *error;
-
 				if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
 					PG_RE_THROW();
 				/* the run lock is tried before anything else: nothing to undo */
-				error = CopyErrorData();
 				FlushErrorState();
-				ereport(NOTICE,
-						(errmsg("skipping pipeline \"%s\": %s", pipeline->name, error->message)));
-				continue;
+				busy = true;
 			}
 			PG_END_TRY();
+			if (busy)
+			{
+				ereport(NOTICE,
+						(errmsg("skipping pipeline \"%s\": another run of it is in progress",
+								pipeline->name)));
+				continue;
+			}
 		}
 		else
 			RunPipeline(pipeline, kind, 0, 0, ArgMaxParallel(fcinfo, 1, pipeline), false,

@@ -51,8 +51,8 @@ RunLockAcquire(Pipeline *pipeline, bool session_level)
 
 		ereport(ERROR,
 				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
-				 errmsg("pipeline \"%s\" is busy: process %d is running it",
-						pipeline->name, holder),
+				 errmsg("pipeline \"%s\" is busy", pipeline->name),
+				 errdetail("Process %d is running it.", holder),
 				 errhint("Wait for that run to finish, or cancel it with pg_cancel_backend(%d).",
 						 holder)));
 	}
