@@ -1,0 +1,148 @@
+# Faults: a cancelled run, a statement_timeout, a worker killed with kill -9,
+# a server stopped with -m immediate mid-run.  Nothing committed is lost,
+# nothing half-done is visible, nothing is left marked running, and the next
+# run completes the target exactly (DESIGN §4.4, §4.5).
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::RealBin;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use MicrobatchTest;
+
+my $node = new_node('faults');
+create_events($node, 50_000, 10);
+# every window sleeps, so a run can be caught in the middle of one
+register_daily($node, 'slow', from => ', pg_sleep(0.4)',
+	options => ", end_at => '2024-01-11', max_parallel => 2");
+
+# wait_for_running waits until a window of "slow" is being processed
+sub wait_for_running
+{
+	$node->poll_query_until('postgres',
+		"SELECT count(*) > 0 FROM microbatch.windows w JOIN microbatch.pipelines p ON p.id = w.pipeline_id
+		  WHERE p.name = 'slow' AND w.status = 'running'") or die 'no window started';
+}
+
+# settled checks what every fault must leave behind
+sub settled
+{
+	my ($what) = @_;
+	$node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'microbatch worker'")
+	  or die 'workers left behind';
+	is($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.windows WHERE status = 'running'"),
+		'0', "$what: no window is left marked running");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.runs WHERE status = 'running'"),
+		'0', "$what: no run is left marked running");
+	# every window recorded as succeeded holds exactly its rollup
+	is($node->safe_psql('postgres', q{
+		SELECT count(*) FROM microbatch.windows w
+		  JOIN microbatch.pipelines p ON p.id = w.pipeline_id AND p.name = 'slow'
+		 WHERE w.status = 'succeeded'
+		   AND (SELECT coalesce(sum(n), 0) FROM slow WHERE day = w.window_start)
+		    <> (SELECT count(*) FROM events WHERE created_at >= w.window_start AND created_at < w.window_end)}),
+		'0', "$what: every succeeded window holds its rows, nothing half-written");
+}
+
+# finish runs the pipeline to completion and checks the result
+sub finish
+{
+	my ($what) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SET microbatch.progress = off; SELECT failed FROM mb_run('slow')");
+	is($out, '0', "$what: the next run succeeds");
+	ok(rollup_matches($node, 'slow', '2024-01-11'), "$what: the target equals a clean sequential run's");
+}
+
+# 1. pg_cancel_backend on the caller of mb_run
+my $session = $node->background_psql('postgres', on_error_stop => 0);
+my $pid = $session->query_safe('SELECT pg_backend_pid()');
+$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
+wait_for_running();
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+my ($out, $ret) = $session->query('SELECT 1');
+like($session->{stderr}, qr/canceling statement due to user request|cancel/i, 'the caller sees the cancel');
+$session->quit;
+settled('cancel');
+is($node->safe_psql('postgres', "SELECT status FROM microbatch.runs ORDER BY run_id DESC LIMIT 1"),
+	'cancelled', 'cancel: the run is recorded as cancelled');
+is($node->safe_psql('postgres', "SELECT count(*) > 0 FROM microbatch.windows WHERE status = 'failed' AND sqlstate = '57014'"),
+	't', 'cancel: the window in flight is recorded as failed, to be run again');
+finish('cancel');
+
+# 2. statement_timeout on the caller, both for mb_run and for an in-session backfill
+$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+$node->safe_psql('postgres', "TRUNCATE slow");
+my ($r, $o, $err) = $node->psql('postgres', "SET statement_timeout = '1500ms'; SELECT * FROM mb_run('slow')");
+like($err, qr/canceling statement due to statement timeout/, 'statement_timeout stops mb_run');
+settled('statement_timeout');
+($r, $o, $err) = $node->psql('postgres',
+	"SET statement_timeout = '1500ms'; CALL mb_backfill('slow', '2024-01-01', '2024-01-11', 1)");
+like($err, qr/run of pipeline "slow" cancelled/, 'statement_timeout stops an in-session backfill');
+settled('statement_timeout in session');
+is($node->safe_psql('postgres', "SELECT kind, status FROM microbatch.runs ORDER BY run_id DESC LIMIT 1"),
+	'backfill|cancelled', 'the in-session backfill is recorded as cancelled');
+finish('statement_timeout');
+
+# 3. kill -9 of a worker mid-window: the postmaster restarts every backend
+$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+$node->safe_psql('postgres', "TRUNCATE slow");
+$session = $node->background_psql('postgres', on_error_stop => 0);
+$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
+wait_for_running();
+my $running = $node->safe_psql('postgres',
+	"SELECT min(window_start) FROM microbatch.windows WHERE status = 'running'");
+my $worker = $node->safe_psql('postgres',
+	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'microbatch worker' LIMIT 1");
+ok($worker > 0, 'found a worker to kill');
+kill 'KILL', $worker;
+$node->poll_query_until('postgres', 'SELECT 1', '1') or die 'server did not come back';
+eval { $session->quit };
+# the killed window was not recorded as done, and the next run processes it
+# (its 'running' mark was committed asynchronously, so the crash may have lost it)
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM microbatch.windows WHERE window_start = '$running' AND status = 'succeeded'"),
+	'0', 'kill -9: the window that was running is not recorded as succeeded');
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM mb_plan('slow') WHERE window_start = '$running'"),
+	'1', 'kill -9: the next run plans it');
+finish('kill -9');
+settled('kill -9');
+is($node->safe_psql('postgres',
+	"SELECT count(*) FROM microbatch.runs WHERE status = 'failed'") > 0 ? 1 : 0, 1,
+	'kill -9: the interrupted run is recorded as failed');
+
+# 4. immediate shutdown mid-run
+$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+$node->safe_psql('postgres', "TRUNCATE slow");
+$session = $node->background_psql('postgres', on_error_stop => 0);
+$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
+wait_for_running();
+$node->poll_query_until('postgres',
+	"SELECT count(*) >= 2 FROM microbatch.windows WHERE status = 'succeeded'") or die;
+my $committed = $node->safe_psql('postgres',
+	"SELECT count(*) FROM microbatch.windows WHERE status = 'succeeded'");
+$node->stop('immediate');
+eval { $session->quit };
+$node->start;
+ok($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.windows WHERE status = 'succeeded'") >= $committed,
+	'immediate shutdown: every committed window survives');
+finish('immediate shutdown');
+settled('immediate shutdown');
+
+# 5. an in-session backfill whose backend is killed mid-window
+$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+$node->safe_psql('postgres', "TRUNCATE slow");
+$session = $node->background_psql('postgres', on_error_stop => 0);
+$pid = $session->query_safe('SELECT pg_backend_pid()');
+$session->query_until(qr/started/, "\\echo started\nCALL mb_backfill('slow', '2024-01-01', '2024-01-11', 1);\n");
+wait_for_running();
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+eval { $session->quit };
+finish('terminated backfill');
+settled('terminated backfill');
+
+$node->stop;
+done_testing();
