@@ -14,6 +14,7 @@ OBJS = \
 	src/run.o \
 	src/runlock.o \
 	src/launcher.o \
+	src/lifecycle.o \
 	src/worker.o \
 	src/cron.o
 

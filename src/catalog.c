@@ -281,21 +281,64 @@ CatalogEnabledPipelineNames(void)
 	return names;
 }
 
-/* CatalogPipelineNamesForTarget lists the pipelines that write a table. */
+/* CatalogAllPipelineNames lists every pipeline, enabled or not, by name. */
 List *
-CatalogPipelineNamesForTarget(Oid target)
+CatalogAllPipelineNames(void)
 {
 	CatalogSession session;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1] = {ObjectIdGetDatum(target)};
 	List	   *names;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT name FROM microbatch.pipelines WHERE target::oid = $1 ORDER BY name",
-					   1, types, values, NULL, SPI_OK_SELECT);
+	CatalogExecuteOnce("SELECT name FROM microbatch.pipelines ORDER BY name",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 	names = NamesFromResult(session.caller_context);
 	CatalogEnd(&session);
 	return names;
+}
+
+/*
+ * CatalogPipelinesOfDroppedTables lists the pipelines whose target is among
+ * the objects the current DROP removed; only valid in a sql_drop trigger.
+ */
+List *
+CatalogPipelinesOfDroppedTables(void)
+{
+	CatalogSession session;
+	List	   *names;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT p.name FROM microbatch.pipelines p "
+					   "  JOIN pg_catalog.pg_event_trigger_dropped_objects() d "
+					   "    ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+					   "   AND d.objid = p.target::pg_catalog.oid AND d.objsubid = 0 "
+					   "ORDER BY p.name",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	names = NamesFromResult(session.caller_context);
+	CatalogEnd(&session);
+	return names;
+}
+
+/*
+ * CatalogPruneRuns deletes a pipeline's runs that finished before "before"
+ * and that no window's latest state points to; returns how many.
+ */
+int64
+CatalogPruneRuns(int64 pipeline_id, TimestampTz before)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(before)};
+	int64		pruned;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.runs r "
+					   "WHERE r.pipeline_id = $1 AND r.status <> 'running' AND r.finished_at < $2 "
+					   "  AND NOT EXISTS (SELECT 1 FROM microbatch.windows w "
+					   "                   WHERE w.pipeline_id = $1 AND w.run_id = r.run_id)",
+					   2, types, values, NULL, SPI_OK_DELETE);
+	pruned = SPI_processed;
+	CatalogEnd(&session);
+	return pruned;
 }
 
 /* CatalogInsertPipeline stores a new pipeline and returns its id. */

@@ -43,7 +43,8 @@ extern Oid	CatalogOwner(void);
 /* pipelines */
 extern Pipeline *CatalogReadPipeline(const char *name);
 extern List *CatalogEnabledPipelineNames(void);
-extern List *CatalogPipelineNamesForTarget(Oid target);
+extern List *CatalogAllPipelineNames(void);
+extern List *CatalogPipelinesOfDroppedTables(void);
 extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogDeletePipeline(int64 pipeline_id);
@@ -66,5 +67,6 @@ extern void CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind,
 							 int windows_total, int leader_pid);
 extern void CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome);
 extern void CatalogFinishRun(int64 run_id, const char *status, int skipped);
+extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
 
 #endif							/* MICROBATCH_CATALOG_H */

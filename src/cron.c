@@ -127,8 +127,9 @@ microbatch_schedule(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("schedule must not be null")));
+	/* a job for a pipeline that cannot run would only fail every time */
 	pipeline = PipelineOpen(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
-							PIPELINE_MANAGE);
+							PIPELINE_RUN);
 	if (!CronInstalled())
 		(void) CronUnschedule(pipeline, false); /* reports the missing pg_cron */
 

@@ -45,8 +45,8 @@ for tap_log in "$work"/tmp_check/log/regress_log_*; do
 done
 
 # one closing line over all three runners
-files_ok=$(grep -cE '\.\.\. ok ' "$log")
-files_failed=$(grep -cE '\.\.\. FAILED' "$log")
+files_ok=$(grep -cE '^(test | +)[a-z_]+ +\.\.\. ok' "$log")
+files_failed=$(grep -cE '^(test | +)[a-z_]+ +\.\.\. FAILED' "$log")
 tap_tests=$(grep -oE 'Tests=[0-9]+' "$log" | tail -n 1 | cut -d= -f2)
 tap_failed=$(grep -oE 'Failed [0-9]+/[0-9]+ subtests' "$log" | awk '{ s += $2 } END { print s + 0 }')
 passed=$((files_ok + ${tap_tests:-0} - tap_failed))
