@@ -237,8 +237,13 @@ SELECT p.name AS pipeline,
 				SELECT 1 FROM microbatch.runs r
 				 WHERE r.run_id = w.run_id AND r.status = 'running'))) AS failed_windows,
 	   microbatch.missing_windows(p.name) AS missing_windows,
-	   EXISTS (SELECT 1 FROM microbatch.runs r
-			    WHERE r.pipeline_id = p.id AND r.status = 'running') AS running,
+	   -- a run holds its pipeline's advisory lock (see runlock.c) while it lasts
+	   EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
+			    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 19778
+				  AND l.database = (SELECT oid FROM pg_catalog.pg_database
+									 WHERE datname = pg_catalog.current_database())
+				  AND l.classid = (p.id >> 32)::oid
+				  AND l.objid = (p.id & 4294967295)::oid) AS running,
 	   lr.started_at AS last_run_at,
 	   lr.status AS last_run_status
   FROM microbatch.pipelines p

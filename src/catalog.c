@@ -511,6 +511,23 @@ WindowStatesFromResult(MemoryContext context)
 	return states;
 }
 
+/* ReadWindowStates runs a query over one pipeline's windows in [from, to). */
+static List *
+ReadWindowStates(const char *sql, int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+	List	   *states;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce(sql, 3, types, values, NULL, SPI_OK_SELECT);
+	states = WindowStatesFromResult(session.caller_context);
+	CatalogEnd(&session);
+	return states;
+}
+
 /*
  * CatalogPendingWindows lists, oldest first, the windows in [from, to) whose
  * latest attempt did not succeed in full.  They are read through the partial
@@ -519,41 +536,21 @@ WindowStatesFromResult(MemoryContext context)
 List *
 CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to)
 {
-	CatalogSession session;
-	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
-	TimestampTzGetDatum(to)};
-	List	   *states;
-
-	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT window_start, window_end, status FROM microbatch.windows "
-					   "WHERE pipeline_id = $1 AND status <> 'succeeded' "
-					   "  AND window_start >= $2 AND window_start < $3 "
-					   "ORDER BY window_start",
-					   3, types, values, NULL, SPI_OK_SELECT);
-	states = WindowStatesFromResult(session.caller_context);
-	CatalogEnd(&session);
-	return states;
+	return ReadWindowStates("SELECT window_start, window_end, status FROM microbatch.windows "
+							"WHERE pipeline_id = $1 AND status <> 'succeeded' "
+							"  AND window_start >= $2 AND window_start < $3 "
+							"ORDER BY window_start",
+							pipeline_id, from, to);
 }
 
 /* CatalogRecordedStarts lists the windows in [from, to) that have a row. */
 List *
 CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to)
 {
-	CatalogSession session;
-	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
-	TimestampTzGetDatum(to)};
-	List	   *states;
-
-	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT window_start, window_end FROM microbatch.windows "
-					   "WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3 "
-					   "ORDER BY window_start",
-					   3, types, values, NULL, SPI_OK_SELECT);
-	states = WindowStatesFromResult(session.caller_context);
-	CatalogEnd(&session);
-	return states;
+	return ReadWindowStates("SELECT window_start, window_end FROM microbatch.windows "
+							"WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3 "
+							"ORDER BY window_start",
+							pipeline_id, from, to);
 }
 
 /*
