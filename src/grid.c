@@ -31,6 +31,7 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "grid.h"
 
 #define MINUTES_PER_DAY (24 * 60)

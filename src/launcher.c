@@ -191,7 +191,9 @@ RelayFinished(LeaderState *leader, Pipeline *pipeline, RunSummary *summary, int 
 	for (; relayed < finished; relayed++)
 	{
 		int			index = RunSharedFinishOrder(shared)[relayed];
-		WindowOutcome outcome = RunSharedOutcomes(shared)[index];
+		WindowOutcome outcome;
+
+		RunSharedReadOutcome(shared, index, &outcome);
 
 		SummaryCount(summary, &RunSharedWindows(shared)[index], &outcome);
 		ProgressWindow(pipeline, summary, &RunSharedWindows(shared)[index], &outcome);

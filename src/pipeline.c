@@ -30,6 +30,7 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "catalog.h"
 #include "cron.h"
 #include "pipeline.h"

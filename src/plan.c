@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "catalog.h"
 #include "plan.h"
 

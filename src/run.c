@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "launcher.h"
 #include "run.h"
 #include "runlock.h"
@@ -116,7 +117,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	HOLD_INTERRUPTS();
 	summary->run_id = CatalogNextRunId();
 	RunSetup(pipeline, plan, summary->run_id, MyProcPid);
-	SPI_commit();
+	MicrobatchCommit();
 	RESUME_INTERRUPTS();
 
 	for (i = 0; i < plan->nwindows; i++)
@@ -132,14 +133,14 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 
 		HOLD_INTERRUPTS();
 		MarkWindowRunning(executor, summary->run_id, window->start, window->end);
-		SPI_commit();
+		MicrobatchCommit();
 		RESUME_INTERRUPTS();
 
 		/* a cancel that arrived meanwhile is taken in here, and recorded */
 		(void) ExecuteWindowGuarded(executor, summary->run_id, window->start, window->end,
 									window->partial, &outcome);
 		HOLD_INTERRUPTS();
-		SPI_commit();
+		MicrobatchCommit();
 		SummaryCount(summary, window, &outcome);
 		ProgressWindow(pipeline, summary, window, &outcome);
 		RESUME_INTERRUPTS();
@@ -152,7 +153,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 
 	HOLD_INTERRUPTS();
 	RunFinish(summary, summary->run_id);
-	SPI_commit();
+	MicrobatchCommit();
 	RESUME_INTERRUPTS();
 	WindowExecutorDestroy(executor);
 	ProgressFinished(pipeline, summary);

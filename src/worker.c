@@ -57,7 +57,7 @@ RunSharedSize(int nwindows)
 {
 	return MAXALIGN(sizeof(RunShared)) +
 		MAXALIGN(sizeof(PlannedWindow) * nwindows) +
-		MAXALIGN(sizeof(WindowOutcome) * nwindows) +
+		MAXALIGN(sizeof(SharedOutcome) * nwindows) +
 		MAXALIGN(sizeof(int) * nwindows) +
 		MAXALIGN(nwindows);
 }
@@ -69,20 +69,50 @@ RunSharedWindows(RunShared *shared)
 	return (PlannedWindow *) ((char *) shared + MAXALIGN(sizeof(RunShared)));
 }
 
-/* RunSharedOutcomes returns the outcome slot of every window. */
-WindowOutcome *
-RunSharedOutcomes(RunShared *shared)
+/* SharedOutcomes returns the outcome slot of every window. */
+static SharedOutcome *
+SharedOutcomes(RunShared *shared)
 {
-	return (WindowOutcome *) ((char *) RunSharedWindows(shared) +
+	return (SharedOutcome *) ((char *) RunSharedWindows(shared) +
 							  MAXALIGN(sizeof(PlannedWindow) * shared->nwindows));
+}
+
+/*
+ * RunSharedReadOutcome copies out a finished window's outcome; the message
+ * of a failure long overwritten in the ring points to the catalog instead.
+ */
+void
+RunSharedReadOutcome(RunShared *shared, int index, WindowOutcome *outcome)
+{
+	SharedOutcome *slot = &SharedOutcomes(shared)[index];
+
+	memset(outcome, 0, sizeof(WindowOutcome));
+	SpinLockAcquire(&shared->mutex);
+	outcome->succeeded = slot->succeeded;
+	outcome->partial = slot->partial;
+	outcome->rows_deleted = slot->rows_deleted;
+	outcome->rows_inserted = slot->rows_inserted;
+	outcome->elapsed_ms = slot->elapsed_ms;
+	memcpy(outcome->sqlstate, slot->sqlstate, sizeof(outcome->sqlstate));
+	if (!slot->succeeded)
+	{
+		int			ring = slot->message_seq % MESSAGE_SLOTS;
+
+		if (shared->message_owner[ring] == slot->message_seq)
+			strlcpy(outcome->message, shared->messages[ring], sizeof(outcome->message));
+		else
+			strlcpy(outcome->message, "(see microbatch.windows for the message)",
+					sizeof(outcome->message));
+	}
+	SpinLockRelease(&shared->mutex);
 }
 
 /* RunSharedFinishOrder returns window indexes in the order they finished. */
 int *
 RunSharedFinishOrder(RunShared *shared)
 {
-	return (int *) ((char *) RunSharedOutcomes(shared) +
-					MAXALIGN(sizeof(WindowOutcome) * shared->nwindows));
+	return (int *) ((char *) SharedOutcomes(shared) +
+					MAXALIGN(sizeof(SharedOutcome) * shared->nwindows));
 }
 
 /* SharedStates returns the SharedWindowState of every window. */
@@ -157,9 +187,23 @@ static bool
 PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome, bool continue_on_error)
 {
 	bool		last;
+	SharedOutcome *slot = &SharedOutcomes(shared)[index];
 
 	SpinLockAcquire(&shared->mutex);
-	RunSharedOutcomes(shared)[index] = *outcome;
+	slot->succeeded = outcome->succeeded;
+	slot->partial = outcome->partial;
+	slot->rows_deleted = outcome->rows_deleted;
+	slot->rows_inserted = outcome->rows_inserted;
+	slot->elapsed_ms = outcome->elapsed_ms;
+	memcpy(slot->sqlstate, outcome->sqlstate, sizeof(slot->sqlstate));
+	if (!outcome->succeeded)
+	{
+		int			seq = shared->messages_written++;
+
+		slot->message_seq = seq;
+		shared->message_owner[seq % MESSAGE_SLOTS] = seq;
+		strlcpy(shared->messages[seq % MESSAGE_SLOTS], outcome->message, sizeof(shared->messages[0]));
+	}
 	SharedStates(shared)[index] = SHARED_WINDOW_DONE;
 	RunSharedFinishOrder(shared)[shared->finished++] = index;
 	if (!outcome->succeeded)

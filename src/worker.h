@@ -23,6 +23,24 @@ typedef enum SharedWindowState
 	SHARED_WINDOW_SKIPPED
 } SharedWindowState;
 
+/*
+ * A window's outcome as the segment keeps it: compact, since a backfill may
+ * have a million windows.  Error messages live in a small ring (below).
+ */
+typedef struct SharedOutcome
+{
+	bool		succeeded;
+	bool		partial;
+	char		sqlstate[6];
+	int			message_seq;	/* failures only: its slot in the ring */
+	int64		rows_deleted;
+	int64		rows_inserted;
+	double		elapsed_ms;
+} SharedOutcome;
+
+/* failure messages kept for the leader to relay; older ones are overwritten */
+#define MESSAGE_SLOTS 32
+
 /* where the run's set-up (its catalog row) is */
 typedef enum SharedSetupState
 {
@@ -59,11 +77,14 @@ typedef struct RunShared
 	bool		stop;			/* start no more windows */
 	bool		cancelled;		/* the leader was cancelled or went away */
 	char		error[512];		/* a worker's own error, not a window's */
+	int			messages_written;	/* failures published so far */
+	int			message_owner[MESSAGE_SLOTS];	/* which failure a slot holds */
+	char		messages[MESSAGE_SLOTS][512];
 } RunShared;
 
 extern Size RunSharedSize(int nwindows);
 extern PlannedWindow *RunSharedWindows(RunShared *shared);
-extern WindowOutcome *RunSharedOutcomes(RunShared *shared);
+extern void RunSharedReadOutcome(RunShared *shared, int index, WindowOutcome *outcome);
 extern int *RunSharedFinishOrder(RunShared *shared);
 extern void RunSharedStop(RunShared *shared, bool cancelled);
 
