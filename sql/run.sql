@@ -81,6 +81,11 @@ SELECT mb_run_window('per_client', '2024-01-10');
 BEGIN;
 CALL mb_backfill('per_client', '2024-01-01', '2024-01-02', 1);
 ROLLBACK;
+-- with workers it may: they commit, the caller's transaction does not matter to them
+BEGIN;
+CALL mb_backfill('per_client', '2024-01-01', '2024-01-03', 2);
+SELECT kind, windows_total, succeeded FROM microbatch.runs ORDER BY run_id DESC LIMIT 1;
+ROLLBACK;
 CALL mb_backfill('per_client', NULL, '2024-01-02');
 CALL mb_backfill('nope', '2024-01-01', '2024-01-02');
 

@@ -346,8 +346,8 @@ CheckNonAtomic(FunctionCallInfo fcinfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
 				 errmsg("mb_backfill cannot run inside a transaction block"),
-				 errdetail("It commits after every window."),
-				 errhint("CALL it on its own, or use mb_run_window to replace windows inside your transaction.")));
+				 errdetail("With max_parallel = 1 it runs in this session and commits after every window."),
+				 errhint("CALL it on its own, pass max_parallel > 1 to run it in background workers, or use mb_run_window inside your transaction.")));
 }
 
 /*
@@ -361,7 +361,6 @@ microbatch_backfill(PG_FUNCTION_ARGS)
 	RunSummary	summary;
 	int			max_parallel;
 
-	CheckNonAtomic(fcinfo);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -372,7 +371,10 @@ microbatch_backfill(PG_FUNCTION_ARGS)
 							PIPELINE_RUN);
 	max_parallel = ArgMaxParallel(fcinfo, 3, pipeline);
 
-	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+	/* in this session it commits per window; in workers it need not */
+	if (max_parallel == 1)
+		CheckNonAtomic(fcinfo);
+	if (SPI_connect_ext(max_parallel == 1 ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	RunPipeline(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
 				max_parallel, max_parallel == 1, &summary);
