@@ -183,12 +183,14 @@ CatalogExecuteOnce(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	return rc;
 }
 
+/* GetDatum reads a column of an SPI result row. */
 static Datum
 GetDatum(HeapTuple tuple, TupleDesc desc, int column, bool *isnull)
 {
 	return SPI_getbinval(tuple, desc, column, isnull);
 }
 
+/* GetText reads a text column of an SPI result row as a C string, or NULL. */
 static char *
 GetText(HeapTuple tuple, TupleDesc desc, int column)
 {
