@@ -268,34 +268,32 @@ NamesFromResult(MemoryContext context)
 	return names;
 }
 
-/* CatalogEnabledPipelineNames lists every enabled pipeline, by name. */
-List *
-CatalogEnabledPipelineNames(void)
+/* ReadNames runs a query that returns pipeline names, and copies them out. */
+static List *
+ReadNames(const char *sql)
 {
 	CatalogSession session;
 	List	   *names;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT name FROM microbatch.pipelines WHERE enabled ORDER BY name",
-					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	CatalogExecuteOnce(sql, 0, NULL, NULL, NULL, SPI_OK_SELECT);
 	names = NamesFromResult(session.caller_context);
 	CatalogEnd(&session);
 	return names;
+}
+
+/* CatalogEnabledPipelineNames lists every enabled pipeline, by name. */
+List *
+CatalogEnabledPipelineNames(void)
+{
+	return ReadNames("SELECT name FROM microbatch.pipelines WHERE enabled ORDER BY name");
 }
 
 /* CatalogAllPipelineNames lists every pipeline, enabled or not, by name. */
 List *
 CatalogAllPipelineNames(void)
 {
-	CatalogSession session;
-	List	   *names;
-
-	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT name FROM microbatch.pipelines ORDER BY name",
-					   0, NULL, NULL, NULL, SPI_OK_SELECT);
-	names = NamesFromResult(session.caller_context);
-	CatalogEnd(&session);
-	return names;
+	return ReadNames("SELECT name FROM microbatch.pipelines ORDER BY name");
 }
 
 /*
@@ -305,19 +303,11 @@ CatalogAllPipelineNames(void)
 List *
 CatalogPipelinesOfDroppedTables(void)
 {
-	CatalogSession session;
-	List	   *names;
-
-	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT p.name FROM microbatch.pipelines p "
-					   "  JOIN pg_catalog.pg_event_trigger_dropped_objects() d "
-					   "    ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
-					   "   AND d.objid = p.target::pg_catalog.oid AND d.objsubid = 0 "
-					   "ORDER BY p.name",
-					   0, NULL, NULL, NULL, SPI_OK_SELECT);
-	names = NamesFromResult(session.caller_context);
-	CatalogEnd(&session);
-	return names;
+	return ReadNames("SELECT p.name FROM microbatch.pipelines p "
+					 "  JOIN pg_catalog.pg_event_trigger_dropped_objects() d "
+					 "    ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+					 "   AND d.objid = p.target::pg_catalog.oid AND d.objsubid = 0 "
+					 "ORDER BY p.name");
 }
 
 /*
