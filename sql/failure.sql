@@ -27,6 +27,8 @@ SELECT kind, status, windows_total, windows_done, succeeded, failed, skipped
 
 -- the next run processes the failed window again, whatever happened before
 SELECT * FROM mb_plan('ratios');
+SELECT pipeline, high_water, failed_windows, missing_windows, running, last_run_status
+  FROM microbatch.status WHERE pipeline = 'ratios';
 
 -- the same failure through background workers, with progress on
 -- (progress lines carry timings: their shape is checked by the TAP tests)

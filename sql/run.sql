@@ -94,6 +94,8 @@ SELECT mb_reset('per_client');
 SELECT count(*) FROM microbatch.windows;
 CALL mb_backfill('per_client', '2024-01-05', '2024-01-06');
 SELECT reason, count(*) FROM mb_plan('per_client') GROUP BY 1 ORDER BY 1;
+SELECT high_water, missing_windows, failed_windows, running, last_run_status
+  FROM microbatch.status WHERE pipeline = 'per_client';
 SELECT windows, succeeded FROM mb_run('per_client', 1);
 SELECT count(*) AS windows, bool_and(status = 'succeeded') AS all_ok FROM microbatch.windows;
 SELECT count(*) AS extra FROM (TABLE per_client EXCEPT TABLE expected_per_client) d
@@ -113,6 +115,19 @@ SELECT mb_register('date_days', 'daily_date', 'day',
 SELECT windows, succeeded FROM mb_run('date_days');
 SELECT windows, succeeded FROM mb_run('date_days');
 SELECT day, n FROM daily_date ORDER BY 1;
+
+-- without end_at the window containing now() is cut there, and reprocessed by every run
+CREATE TABLE live (day timestamptz, client int, n bigint, total numeric);
+SELECT mb_register('live', 'live', 'day',
+       $$SELECT date_trunc('day', created_at) AS day, client, count(*) AS n, sum(amount) AS total
+         FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$,
+       'day', date_trunc('day', now()) - interval '2 days') > 0 AS registered;
+SELECT reason, window_end = now() AS cut_at_now FROM mb_plan('live');
+CALL mb_backfill('live', now() - interval '3 days', now() + interval '1 day');
+SELECT status, window_end < now() AS cut_before_now FROM microbatch.windows
+ WHERE pipeline_id = (SELECT id FROM microbatch.pipelines WHERE name = 'live') ORDER BY window_start;
+SELECT reason, window_end = now() AS cut_at_now FROM mb_plan('live');
+SELECT mb_drop('live');
 
 -- run-time refusals: unknown, disabled, dropped target, NULL name for mb_retry
 SELECT * FROM mb_run('nope');

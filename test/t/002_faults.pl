@@ -132,7 +132,22 @@ ok($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.windows WHERE s
 finish('immediate shutdown');
 settled('immediate shutdown');
 
-# 5. an in-session backfill whose backend is killed mid-window
+# 5. a worker terminated (not crashed): the leader notices and says so
+$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+$node->safe_psql('postgres', "TRUNCATE slow");
+$session = $node->background_psql('postgres', on_error_stop => 0);
+$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow', 1);\n");
+wait_for_running();
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'microbatch worker'");
+($out, $ret) = $session->query('SELECT 1');
+like($session->{stderr}, qr/background worker of pipeline "slow" ended before finishing its windows/,
+	'a terminated worker: the leader reports it');
+$session->quit;
+finish('terminated worker');
+settled('terminated worker');
+
+# 6. an in-session backfill whose backend is killed mid-window
 $node->safe_psql('postgres', "SELECT mb_reset('slow')");
 $node->safe_psql('postgres', "TRUNCATE slow");
 $session = $node->background_psql('postgres', on_error_stop => 0);
