@@ -129,13 +129,30 @@ SELECT status, window_end < now() AS cut_before_now FROM microbatch.windows
 SELECT reason, window_end = now() AS cut_at_now FROM mb_plan('live');
 SELECT mb_drop('live');
 
--- run-time refusals: unknown, disabled, dropped target, NULL name for mb_retry
+-- run-time refusals: unknown, disabled, dropped target, NULL name for mb_retry; none writes anything
+CREATE TEMP TABLE catalog_before AS
+SELECT (SELECT count(*) FROM microbatch.runs) AS runs,
+       (SELECT sum(attempts) FROM microbatch.windows) AS attempts;
 SELECT * FROM mb_run('nope');
 SELECT mb_alter('date_days', enabled => false);
 SELECT * FROM mb_run('date_days');
 SELECT * FROM mb_plan('date_days') LIMIT 0;
 SELECT mb_alter('date_days', enabled => true);
 SELECT * FROM mb_retry(NULL);
+CREATE TABLE doomed (day date, n bigint);
+SELECT mb_register('doomed', 'doomed', 'day',
+       $$SELECT created_at::date AS day, count(*) AS n
+         FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', end_at => '2024-01-02') > 0 AS registered;
+DROP TABLE doomed;
+SELECT enabled FROM microbatch.pipelines WHERE name = 'doomed';
+SELECT * FROM mb_run('doomed');
+CALL mb_backfill('doomed', '2024-01-01', '2024-01-02');
+SELECT * FROM mb_run_window('doomed', '2024-01-01');
+SELECT mb_drop('doomed');
+SELECT (SELECT count(*) FROM microbatch.runs) = runs AS no_runs_written,
+       (SELECT sum(attempts) FROM microbatch.windows) = attempts AS no_windows_written
+  FROM catalog_before;
 -- a pipeline registered in this very transaction cannot be seen by workers yet
 BEGIN;
 SELECT mb_register('fresh', 'daily_date', 'day',
