@@ -159,5 +159,19 @@ eval { $session->quit };
 finish('terminated backfill');
 settled('terminated backfill');
 
+# 7. the session leading mb_run is terminated: its workers stop too
+$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+$node->safe_psql('postgres', "TRUNCATE slow");
+$session = $node->background_psql('postgres', on_error_stop => 0);
+$pid = $session->query_safe('SELECT pg_backend_pid()');
+$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
+wait_for_running();
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+eval { $session->quit };
+settled('terminated leader');
+is($node->safe_psql('postgres', "SELECT status FROM microbatch.runs ORDER BY run_id DESC LIMIT 1"),
+	'cancelled', 'terminated leader: the workers record the run as cancelled');
+finish('terminated leader');
+
 $node->stop;
 done_testing();
