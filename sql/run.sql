@@ -161,3 +161,20 @@ SELECT mb_register('fresh', 'daily_date', 'day',
        'day', '2024-01-01', end_at => '2024-01-02') > 0 AS registered;
 SELECT * FROM mb_run('fresh');
 ROLLBACK;
+
+-- a partitioned target: windows are replaced across its partitions
+CREATE TABLE parted (day timestamptz, client int, n bigint, total numeric) PARTITION BY RANGE (day);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2024-01-05');
+CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM ('2024-01-05') TO ('2024-02-01');
+SELECT mb_register('parted', 'parted', 'day',
+       $$SELECT date_trunc('day', created_at) AS day, client, count(*) AS n, sum(amount) AS total
+         FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$,
+       'day', '2024-01-01', end_at => '2024-01-08', max_parallel => 2) > 0 AS registered;
+SELECT windows, succeeded FROM mb_run('parted');
+CALL mb_backfill('parted', '2024-01-03', '2024-01-07');
+SELECT tableoid::regclass AS partition, count(*) FROM parted GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS differences FROM (
+  (SELECT * FROM parted EXCEPT ALL SELECT * FROM expected_per_client WHERE day < '2024-01-08')
+  UNION ALL
+  (SELECT * FROM expected_per_client WHERE day < '2024-01-08' EXCEPT ALL SELECT * FROM parted)) d;
+SELECT mb_drop('parted');
