@@ -75,7 +75,8 @@ CronCallAsOwner(Pipeline *pipeline, const char *sql, int nargs, Oid *types, Datu
 		/* bigint and bool: passed by value, nothing to copy out */
 		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 	}
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	return result;
 }
@@ -183,7 +184,8 @@ microbatch_schedule_of(PG_FUNCTION_ARGS)
 		if (!isnull)
 			schedule = SPI_datumTransfer(schedule, false, -1);
 	}
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(schedule);

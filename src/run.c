@@ -378,7 +378,8 @@ microbatch_backfill(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	RunPipeline(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
 				max_parallel, max_parallel == 1, &summary);
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	RunReportFailure(pipeline, &summary);
 	PG_RETURN_VOID();
 }
@@ -423,7 +424,8 @@ microbatch_backfill_all(PG_FUNCTION_ARGS)
 			failed_summary = summary;
 		}
 	}
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	if (failed_pipeline)
 		RunReportFailure(failed_pipeline, &failed_summary);
 	PG_RETURN_VOID();

@@ -89,6 +89,7 @@ RunLockHolder(Pipeline *pipeline)
 	if (SPI_processed > 0)
 		holder = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_finish();
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
 	return holder;
 }
