@@ -49,7 +49,6 @@ static bool PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome,
 static void WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan);
 static void FinishRunInCatalog(RunShared *shared);
 static void NotifyLeader(RunShared *shared);
-static char *SharedStates(RunShared *shared);
 
 /* RunSharedSize is the size of the DSM segment for a run of n windows. */
 Size
@@ -58,8 +57,7 @@ RunSharedSize(int nwindows)
 	return MAXALIGN(sizeof(RunShared)) +
 		MAXALIGN(sizeof(PlannedWindow) * nwindows) +
 		MAXALIGN(sizeof(SharedOutcome) * nwindows) +
-		MAXALIGN(sizeof(int) * nwindows) +
-		MAXALIGN(nwindows);
+		MAXALIGN(sizeof(int) * nwindows);
 }
 
 /* RunSharedWindows returns the planned windows in the segment. */
@@ -115,13 +113,6 @@ RunSharedFinishOrder(RunShared *shared)
 					MAXALIGN(sizeof(SharedOutcome) * shared->nwindows));
 }
 
-/* SharedStates returns the SharedWindowState of every window. */
-static char *
-SharedStates(RunShared *shared)
-{
-	return (char *) RunSharedFinishOrder(shared) + MAXALIGN(sizeof(int) * shared->nwindows);
-}
-
 /*
  * RunSharedStop tells the workers to start no more windows; cancelled also
  * marks the run as cancelled rather than failed.
@@ -153,28 +144,21 @@ NotifyLeader(RunShared *shared)
 static int
 ClaimWindow(RunShared *shared, bool *finalize)
 {
-	char	   *states = SharedStates(shared);
 	int			index = -1;
 
 	*finalize = false;
 	SpinLockAcquire(&shared->mutex);
 	if (shared->stop)
 	{
-		int			before = shared->accounted;
+		int			left = shared->nwindows - shared->next_window;
 
-		for (; shared->next_window < shared->nwindows; shared->next_window++)
-		{
-			states[shared->next_window] = SHARED_WINDOW_SKIPPED;
-			shared->skipped++;
-			shared->accounted++;
-		}
-		*finalize = shared->accounted == shared->nwindows && before < shared->accounted;
+		shared->next_window = shared->nwindows;
+		shared->skipped += left;
+		shared->accounted += left;
+		*finalize = left > 0 && shared->accounted == shared->nwindows;
 	}
 	else if (shared->next_window < shared->nwindows)
-	{
 		index = shared->next_window++;
-		states[index] = SHARED_WINDOW_RUNNING;
-	}
 	SpinLockRelease(&shared->mutex);
 	return index;
 }
@@ -204,7 +188,6 @@ PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome, bool contin
 		shared->message_owner[seq % MESSAGE_SLOTS] = seq;
 		strlcpy(shared->messages[seq % MESSAGE_SLOTS], outcome->message, sizeof(shared->messages[0]));
 	}
-	SharedStates(shared)[index] = SHARED_WINDOW_DONE;
 	RunSharedFinishOrder(shared)[shared->finished++] = index;
 	if (!outcome->succeeded)
 	{

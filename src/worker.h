@@ -14,15 +14,6 @@
 #include "catalog.h"
 #include "plan.h"
 
-/* where a window of the run is */
-typedef enum SharedWindowState
-{
-	SHARED_WINDOW_QUEUED,
-	SHARED_WINDOW_RUNNING,
-	SHARED_WINDOW_DONE,
-	SHARED_WINDOW_SKIPPED
-} SharedWindowState;
-
 /*
  * A window's outcome as the segment keeps it: compact, since a backfill may
  * have a million windows.  Error messages live in a small ring (below).
@@ -52,8 +43,9 @@ typedef enum SharedSetupState
 
 /*
  * RunShared heads the DSM segment of a run; the arrays of windows, their
- * outcomes, their states and the order in which they finished follow it.
- * Everything after the constant part is protected by mutex.
+ * outcomes and the order in which they finished follow it.
+ * Everything after the constant part is protected by mutex.  Windows before
+ * next_window have been handed out; the queue is what remains.
  */
 typedef struct RunShared
 {

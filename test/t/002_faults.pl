@@ -25,6 +25,24 @@ sub wait_for_running
 		  WHERE p.name = 'slow' AND w.status = 'running'") or die 'no window started';
 }
 
+# start_slow_run starts $sql in a session of its own, from an empty target
+# and no window state (unless $keep_state), and returns the session and its
+# pid once a window is being processed
+sub start_slow_run
+{
+	my ($sql, $keep_state) = @_;
+	unless ($keep_state)
+	{
+		$node->safe_psql('postgres', "SELECT mb_reset('slow')");
+		$node->safe_psql('postgres', "TRUNCATE slow");
+	}
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	$session->query_until(qr/started/, "\\echo started\n$sql;\n");
+	wait_for_running();
+	return ($session, $pid);
+}
+
 # settled checks what every fault must leave behind
 sub settled
 {
@@ -57,10 +75,7 @@ sub finish
 }
 
 # 1. pg_cancel_backend on the caller of mb_run
-my $session = $node->background_psql('postgres', on_error_stop => 0);
-my $pid = $session->query_safe('SELECT pg_backend_pid()');
-$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
-wait_for_running();
+my ($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')", 1);
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
 my ($out, $ret) = $session->query('SELECT 1');
 like($session->{stderr}, qr/canceling statement due to user request|cancel/i, 'the caller sees the cancel');
@@ -87,11 +102,7 @@ is($node->safe_psql('postgres', "SELECT kind, status FROM microbatch.runs ORDER 
 finish('statement_timeout');
 
 # 3. kill -9 of a worker mid-window: the postmaster restarts every backend
-$node->safe_psql('postgres', "SELECT mb_reset('slow')");
-$node->safe_psql('postgres', "TRUNCATE slow");
-$session = $node->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
-wait_for_running();
+($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')");
 my $running = $node->safe_psql('postgres',
 	"SELECT min(window_start) FROM microbatch.windows WHERE status = 'running'");
 my $worker = $node->safe_psql('postgres',
@@ -115,11 +126,7 @@ is($node->safe_psql('postgres',
 	'kill -9: the interrupted run is recorded as failed');
 
 # 4. immediate shutdown mid-run
-$node->safe_psql('postgres', "SELECT mb_reset('slow')");
-$node->safe_psql('postgres', "TRUNCATE slow");
-$session = $node->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
-wait_for_running();
+($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')");
 $node->poll_query_until('postgres',
 	"SELECT count(*) >= 2 FROM microbatch.windows WHERE status = 'succeeded'") or die;
 my $committed = $node->safe_psql('postgres',
@@ -133,11 +140,7 @@ finish('immediate shutdown');
 settled('immediate shutdown');
 
 # 5. a worker terminated (not crashed): the leader notices and says so
-$node->safe_psql('postgres', "SELECT mb_reset('slow')");
-$node->safe_psql('postgres', "TRUNCATE slow");
-$session = $node->background_psql('postgres', on_error_stop => 0);
-$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow', 1);\n");
-wait_for_running();
+($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow', 1)");
 $node->safe_psql('postgres',
 	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'microbatch worker'");
 ($out, $ret) = $session->query('SELECT 1');
@@ -148,24 +151,14 @@ finish('terminated worker');
 settled('terminated worker');
 
 # 6. an in-session backfill whose backend is killed mid-window
-$node->safe_psql('postgres', "SELECT mb_reset('slow')");
-$node->safe_psql('postgres', "TRUNCATE slow");
-$session = $node->background_psql('postgres', on_error_stop => 0);
-$pid = $session->query_safe('SELECT pg_backend_pid()');
-$session->query_until(qr/started/, "\\echo started\nCALL mb_backfill('slow', '2024-01-01', '2024-01-11', 1);\n");
-wait_for_running();
+($session, $pid) = start_slow_run("CALL mb_backfill('slow', '2024-01-01', '2024-01-11', 1)");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 eval { $session->quit };
 finish('terminated backfill');
 settled('terminated backfill');
 
 # 7. the session leading mb_run is terminated: its workers stop too
-$node->safe_psql('postgres', "SELECT mb_reset('slow')");
-$node->safe_psql('postgres', "TRUNCATE slow");
-$session = $node->background_psql('postgres', on_error_stop => 0);
-$pid = $session->query_safe('SELECT pg_backend_pid()');
-$session->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
-wait_for_running();
+($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')");
 $node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
 eval { $session->quit };
 settled('terminated leader');
