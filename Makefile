@@ -16,12 +16,13 @@ OBJS = \
 	src/launcher.o \
 	src/lifecycle.o \
 	src/worker.o \
-	src/cron.o
+	src/cron.o \
+	src/sandbox.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security
+REGRESS = windows register run failure security hardening
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso

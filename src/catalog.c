@@ -25,6 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "sandbox.h"
 
 #define MAX_STATEMENT_ARGS 16
 
@@ -37,11 +38,10 @@ typedef struct CatalogStatement
 	SPIPlanPtr	plan;
 } CatalogStatement;
 
-/* the caller's identity while a catalog statement runs as the owner */
+/* the caller's identity and settings while catalog statements run */
 typedef struct CatalogSession
 {
-	Oid			saved_userid;
-	int			saved_sec_context;
+	Sandbox		sandbox;
 	MemoryContext caller_context;
 } CatalogSession;
 
@@ -58,10 +58,10 @@ static CatalogStatement read_pipeline = {
 static CatalogStatement mark_running = {
 	"INSERT INTO microbatch.windows AS w "
 	"  (pipeline_id, window_start, window_end, status, attempts, run_id, started_at) "
-	"VALUES ($1, $2, $3, 'running', 1, $4, clock_timestamp()) "
+	"VALUES ($1, $2, $3, 'running', 1, $4, pg_catalog.clock_timestamp()) "
 	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
 	"  window_end = $3, status = 'running', attempts = w.attempts + 1, run_id = $4, "
-	"  started_at = clock_timestamp(), finished_at = NULL, sqlstate = NULL, error = NULL",
+	"  started_at = pg_catalog.clock_timestamp(), finished_at = NULL, sqlstate = NULL, error = NULL",
 	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID}
 };
 
@@ -73,13 +73,13 @@ static CatalogStatement record_window = {
 	"INSERT INTO microbatch.windows AS w "
 	"  (pipeline_id, window_start, window_end, status, attempts, rows_deleted, rows_inserted, "
 	"   run_id, started_at, finished_at, sqlstate, error) "
-	"VALUES ($1, $2, $3, $4, 1, $5, $6, $7, clock_timestamp() - $8 * interval '1 ms', "
-	"        clock_timestamp(), $9, $10) "
+	"VALUES ($1, $2, $3, $4, 1, $5, $6, $7, pg_catalog.clock_timestamp() - $8 * interval '1 ms', "
+	"        pg_catalog.clock_timestamp(), $9, $10) "
 	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
 	"  window_end = $3, status = $4, rows_deleted = $5, rows_inserted = $6, "
 	"  attempts = w.attempts + (w.status <> 'running')::int, run_id = $7, "
 	"  started_at = CASE WHEN w.status = 'running' THEN w.started_at ELSE excluded.started_at END, "
-	"  finished_at = clock_timestamp(), sqlstate = $9, error = $10",
+	"  finished_at = pg_catalog.clock_timestamp(), sqlstate = $9, error = $10",
 	10, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID,
 	FLOAT8OID, TEXTOID, TEXTOID}
 };
@@ -126,23 +126,25 @@ CatalogOwner(void)
 	return owner;
 }
 
-/* CatalogBegin connects to SPI and becomes the catalog owner. */
+/*
+ * CatalogBegin connects to SPI and becomes the catalog owner, with a
+ * search_path of pg_catalog only (sandbox.c): no operator, function or type
+ * of the caller's can stand in for the ones the statements mean.
+ */
 static void
 CatalogBegin(CatalogSession *session)
 {
 	session->caller_context = CurrentMemoryContext;
-	GetUserIdAndSecContext(&session->saved_userid, &session->saved_sec_context);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(CatalogOwner(),
-						   session->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SandboxEnterTrusted(&session->sandbox, CatalogOwner());
 }
 
-/* CatalogEnd returns to the caller's identity and leaves SPI. */
+/* CatalogEnd returns to the caller's identity and settings, and leaves SPI. */
 static void
 CatalogEnd(CatalogSession *session)
 {
-	SetUserIdAndSecContext(session->saved_userid, session->saved_sec_context);
+	SandboxLeave(&session->sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 }
@@ -468,7 +470,7 @@ CatalogHighWater(int64 pipeline_id, TimestampTz *high_water)
 	Datum		d;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT max(window_end) FROM microbatch.windows "
+	CatalogExecuteOnce("SELECT pg_catalog.max(window_end) FROM microbatch.windows "
 					   "WHERE pipeline_id = $1 AND status = 'succeeded'",
 					   1, types, values, NULL, SPI_OK_SELECT);
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -503,46 +505,51 @@ WindowStatesFromResult(MemoryContext context)
 	return states;
 }
 
-/* ReadWindowStates runs a query over one pipeline's windows in [from, to). */
+/*
+ * ReadWindowStates runs a query over one pipeline's windows in [from, to),
+ * oldest first, and returns at most limit of them.
+ */
 static List *
-ReadWindowStates(const char *sql, int64 pipeline_id, TimestampTz from, TimestampTz to)
+ReadWindowStates(const char *sql, int64 pipeline_id, TimestampTz from, TimestampTz to,
+				 int limit)
 {
 	CatalogSession session;
-	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
-	TimestampTzGetDatum(to)};
+	Oid			types[4] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID};
+	Datum		values[4] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to), Int32GetDatum(limit)};
 	List	   *states;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce(sql, 3, types, values, NULL, SPI_OK_SELECT);
+	CatalogExecuteOnce(sql, 4, types, values, NULL, SPI_OK_SELECT);
 	states = WindowStatesFromResult(session.caller_context);
 	CatalogEnd(&session);
 	return states;
 }
 
 /*
- * CatalogPendingWindows lists, oldest first, the windows in [from, to) whose
- * latest attempt did not succeed in full.  They are read through the partial
- * index, so the cost follows their number, not the history's size.
+ * CatalogPendingWindows lists, oldest first, at most limit windows in
+ * [from, to) whose latest attempt did not succeed in full.  They are read
+ * through the partial index, so the cost follows their number, not the
+ * history's size.
  */
 List *
-CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to)
+CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to, int limit)
 {
 	return ReadWindowStates("SELECT window_start, window_end, status FROM microbatch.windows "
 							"WHERE pipeline_id = $1 AND status <> 'succeeded' "
 							"  AND window_start >= $2 AND window_start < $3 "
-							"ORDER BY window_start",
-							pipeline_id, from, to);
+							"ORDER BY window_start LIMIT $4",
+							pipeline_id, from, to, limit);
 }
 
-/* CatalogRecordedStarts lists the windows in [from, to) that have a row. */
+/* CatalogRecordedStarts lists at most limit windows in [from, to) that have a row. */
 List *
-CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to)
+CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to, int limit)
 {
 	return ReadWindowStates("SELECT window_start, window_end FROM microbatch.windows "
 							"WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3 "
-							"ORDER BY window_start",
-							pipeline_id, from, to);
+							"ORDER BY window_start LIMIT $4",
+							pipeline_id, from, to, limit);
 }
 
 /*
@@ -609,7 +616,7 @@ CatalogNextRunId(void)
 	int64		id;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT nextval('microbatch.runs_run_id_seq')",
+	CatalogExecuteOnce("SELECT pg_catalog.nextval('microbatch.runs_run_id_seq')",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	CatalogEnd(&session);
@@ -617,27 +624,76 @@ CatalogNextRunId(void)
 }
 
 /*
- * CatalogRecoverInterrupted settles what an earlier run of the pipeline left
- * behind when its process died: its caller holds the pipeline's run lock, so
- * nothing can still be running.  Windows become failed (never done), runs
- * become failed.
+ * The pipelines whose run lock some session holds (runlock.c; the status
+ * view asks microbatch.running_pipelines(), which this library must not
+ * need: it runs against older installed versions until they are updated).
+ * A window marked running under any other pipeline belongs to a process
+ * that died.
+ */
+#define BUSY_PIPELINES \
+	"SELECT (l.classid::int8 << 32) | l.objid::int8 FROM pg_catalog.pg_locks l " \
+	"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 19778 " \
+	"  AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d " \
+	"                     WHERE d.datname = pg_catalog.current_database())"
+
+#define INTERRUPTED_MESSAGE \
+	"'interrupted: the process running this window ended before it committed'"
+
+/*
+ * CatalogSettleDeadRuns settles what runs whose process died left behind:
+ * of this pipeline (the caller holds its run lock, so nothing of it can
+ * still be running) and of every pipeline that no session is running now.
+ * Their windows still marked running become failed (never done), and
+ * their runs failed.
  */
 void
-CatalogRecoverInterrupted(int64 pipeline_id)
+CatalogSettleDeadRuns(int64 pipeline_id)
 {
 	CatalogSession session;
 	Oid			types[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(pipeline_id)};
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("UPDATE microbatch.windows SET status = 'failed', finished_at = now(), "
-					   "  sqlstate = '57P01', "
-					   "  error = 'interrupted: the process running this window ended before it committed' "
-					   "WHERE pipeline_id = $1 AND status = 'running'",
+	CatalogExecuteOnce("UPDATE microbatch.windows SET status = 'failed', "
+					   "  finished_at = pg_catalog.now(), sqlstate = '57P01', "
+					   "  error = " INTERRUPTED_MESSAGE " "
+					   "WHERE status = 'running' "
+					   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
 					   1, types, values, NULL, SPI_OK_UPDATE);
-	CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', finished_at = now() "
-					   "WHERE pipeline_id = $1 AND status = 'running'",
+	CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', "
+					   "  finished_at = pg_catalog.now() "
+					   "WHERE status = 'running' "
+					   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
 					   1, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogSettleAbandonedRun ends a run whose workers died: the windows they
+ * held become failed, the windows nobody took are counted skipped.
+ */
+void
+CatalogSettleAbandonedRun(int64 run_id, int unclaimed)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, INT4OID};
+	Datum		values[2] = {Int64GetDatum(run_id), Int32GetDatum(unclaimed)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("WITH abandoned AS ("
+					   "  UPDATE microbatch.windows SET status = 'failed', "
+					   "    finished_at = pg_catalog.now(), sqlstate = '57P01', "
+					   "    error = " INTERRUPTED_MESSAGE " "
+					   "  WHERE pipeline_id = (SELECT r.pipeline_id FROM microbatch.runs r "
+					   "                        WHERE r.run_id = $1) "
+					   "    AND run_id = $1 AND status = 'running' RETURNING 1) "
+					   "UPDATE microbatch.runs SET status = 'failed', "
+					   "  finished_at = pg_catalog.clock_timestamp(), "
+					   "  failed = failed + (SELECT pg_catalog.count(*) FROM abandoned), "
+					   "  windows_done = windows_done + (SELECT pg_catalog.count(*) FROM abandoned), "
+					   "  skipped = skipped + $2 "
+					   "WHERE run_id = $1 AND status = 'running'",
+					   2, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 
@@ -655,7 +711,7 @@ CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind, int windows_
 	CatalogBegin(&session);
 	CatalogExecuteOnce("INSERT INTO microbatch.runs "
 					   "  (run_id, pipeline_id, kind, started_at, status, windows_total, pid) "
-					   "VALUES ($1, $2, $3, clock_timestamp(), 'running', $4, $5)",
+					   "VALUES ($1, $2, $3, pg_catalog.clock_timestamp(), 'running', $4, $5)",
 					   5, types, values, NULL, SPI_OK_INSERT);
 	CatalogEnd(&session);
 }
@@ -685,7 +741,7 @@ CatalogFinishRun(int64 run_id, const char *status, int skipped)
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("UPDATE microbatch.runs SET status = $2, skipped = $3, "
-					   "  finished_at = clock_timestamp() WHERE run_id = $1",
+					   "  finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
 					   3, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }

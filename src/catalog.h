@@ -53,8 +53,10 @@ extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);
 
 /* window state */
 extern bool CatalogHighWater(int64 pipeline_id, TimestampTz *high_water);
-extern List *CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to);
-extern List *CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to);
+extern List *CatalogPendingWindows(int64 pipeline_id, TimestampTz from, TimestampTz to,
+								   int limit);
+extern List *CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to,
+								   int limit);
 extern void CatalogMarkWindowRunning(int64 pipeline_id, int64 run_id,
 									 TimestampTz start, TimestampTz end);
 extern void CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start,
@@ -62,7 +64,8 @@ extern void CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz sta
 
 /* runs */
 extern int64 CatalogNextRunId(void);
-extern void CatalogRecoverInterrupted(int64 pipeline_id);
+extern void CatalogSettleDeadRuns(int64 pipeline_id);
+extern void CatalogSettleAbandonedRun(int64 run_id, int unclaimed);
 extern void CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind,
 							 int windows_total, int leader_pid);
 extern void CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome);

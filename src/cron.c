@@ -24,6 +24,7 @@
 #include "utils/lsyscache.h"
 
 #include "cron.h"
+#include "sandbox.h"
 #include "pipeline.h"
 
 static bool CronInstalled(void);
@@ -57,15 +58,13 @@ static Datum
 CronCallAsOwner(Pipeline *pipeline, const char *sql, int nargs, Oid *types, Datum *values,
 				bool *isnull)
 {
-	Oid			saved_userid;
-	int			saved_sec_context;
+	Sandbox		sandbox;
 	Datum		result = (Datum) 0;
 	int			rc;
 
-	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
-	SetUserIdAndSecContext(pipeline->owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	SandboxEnterTrusted(&sandbox, pipeline->owner);
 	rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "pg_cron call \"%s\" failed: %s", sql, SPI_result_code_string(rc));
@@ -75,9 +74,9 @@ CronCallAsOwner(Pipeline *pipeline, const char *sql, int nargs, Oid *types, Datu
 		/* bigint and bool: passed by value, nothing to copy out */
 		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 	}
+	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
-	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	return result;
 }
 
@@ -166,6 +165,7 @@ microbatch_schedule_of(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	bool		isnull;
 	Datum		schedule = (Datum) 0;
+	Sandbox		sandbox;
 	int			rc;
 
 	if (!CronInstalled())
@@ -173,6 +173,7 @@ microbatch_schedule_of(PG_FUNCTION_ARGS)
 	values[0] = CStringGetTextDatum(psprintf("microbatch:%s", text_to_cstring(PG_GETARG_TEXT_PP(0))));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	SandboxEnterTrusted(&sandbox, GetUserId());
 	rc = SPI_execute_with_args("SELECT schedule FROM cron.job WHERE jobname = $1",
 							   1, types, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
@@ -184,6 +185,7 @@ microbatch_schedule_of(PG_FUNCTION_ARGS)
 		if (!isnull)
 			schedule = SPI_datumTransfer(schedule, false, -1);
 	}
+	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	if (isnull)

@@ -16,7 +16,9 @@
  * window; if there is one, the window fails, since another window would
  * delete that row or write it twice.  The statements run as the pipeline's
  * owner, with its search_path and with TimeZone set to its time zone, and
- * are prepared once per run.  The DELETE compares the event-time column with
+ * are prepared once per run.  They run in the pipeline's sandbox (sandbox.c):
+ * whatever the query changes in the session is undone when the window
+ * ends.  The DELETE compares the event-time column with
  * bounds of its own type (local time for timestamp, local dates for date),
  * so an index on that column serves it.
  *
@@ -42,6 +44,7 @@
 
 #include "executor.h"
 #include "progress.h"
+#include "sandbox.h"
 
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
@@ -78,7 +81,8 @@ WindowExecutorCreate(Pipeline *pipeline)
 						 quote_identifier(strVal(lfirst(lc))));
 	/* newlines keep a trailing "--" comment in the query from eating the rest */
 	appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "
-					 "SELECT count(*), count(*) FILTER (WHERE NOT coalesce(%s >= $1 AND %s < $2, false)) "
+					 "SELECT pg_catalog.count(*), "
+					 "pg_catalog.count(*) FILTER (WHERE NOT coalesce(%s >= $1 AND %s < $2, false)) "
 					 "FROM mb_inserted",
 					 pipeline->query, event_time, event_time, event_time);
 	executor->insert_sql = sql.data;
@@ -163,9 +167,7 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 			  WindowOutcome *outcome)
 {
 	Pipeline   *pipeline = executor->pipeline;
-	Oid			saved_userid;
-	int			saved_sec_context;
-	int			nest_level;
+	Sandbox		sandbox;
 	Datum		bounds[2];
 	Datum		event_bounds[2];
 	bool		isnull;
@@ -176,16 +178,7 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 	CHECK_FOR_INTERRUPTS();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-
-	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
-	SetUserIdAndSecContext(pipeline->owner,
-						   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	nest_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", pipeline->search_path, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	(void) set_config_option("TimeZone", pipeline->time_zone, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, pipeline->time_zone);
 
 	if (executor->delete_plan == NULL)
 		PrepareStatements(executor);
@@ -218,8 +211,7 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 				 errhint("Filter the query's source on $1 and $2, and derive \"%s\" from the source's event time.",
 						 pipeline->event_time)));
 
-	AtEOXact_GUC(true, nest_level);
-	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 }

@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <math.h>
 
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -59,6 +60,7 @@ static TimestampTz LocalToUtc(struct pg_tm *tm, pg_tz *tz);
 static void UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm);
 static void CacheLocalDay(Grid *grid, TimestampTz t);
 static void AddMonths(struct pg_tm *tm, int months);
+static pg_tz *ResolveZone(const char *time_zone);
 
 PG_FUNCTION_INFO_V1(microbatch_windows);
 
@@ -107,7 +109,7 @@ GridInit(Grid *grid, const char *batch_size, const char *time_zone)
 	if (grid->batch_size == NULL)
 		grid->batch_size = psprintf("%d minutes", grid->minutes);
 
-	grid->tz = pg_tzset(time_zone);
+	grid->tz = ResolveZone(time_zone);
 	if (grid->tz == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -178,13 +180,34 @@ ParseSpelledSize(const char *text, GridUnit *unit, int *minutes)
 }
 
 /*
+ * ResolveZone reads a time zone exactly as the TimeZone setting does, or
+ * returns NULL.  A bare number is an offset in hours east of UTC ('5' is
+ * UTC+5, as in SET TIME ZONE 5), while pg_tzset alone would read it as a
+ * POSIX zone, west of UTC: the grid and the windows' TimeZone must agree.
+ */
+static pg_tz *
+ResolveZone(const char *time_zone)
+{
+	char	   *end;
+	double		hours = strtod(time_zone, &end);
+
+	if (end != time_zone && *end == '\0')
+	{
+		if (hours < -15 || hours > 15)
+			return NULL;
+		return pg_tzset_offset((long) rint(-hours * SECS_PER_HOUR));
+	}
+	return pg_tzset(time_zone);
+}
+
+/*
  * GridCanonicalZone returns the name under which PostgreSQL knows a zone,
- * so that what is stored is what TimeZone will accept later.
+ * so that what is stored is what TimeZone will read the same way later.
  */
 const char *
 GridCanonicalZone(const char *time_zone)
 {
-	pg_tz	   *tz = pg_tzset(time_zone);
+	pg_tz	   *tz = ResolveZone(time_zone);
 
 	return tz ? pg_get_timezone_name(tz) : time_zone;
 }
@@ -204,6 +227,58 @@ GridCheckFinite(TimestampTz t, const char *what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be a finite timestamp", what)));
+}
+
+/*
+ * GridCheckRange requires a finite range whose start is not after its end
+ * (an empty range is allowed: it has no windows).
+ */
+void
+GridCheckRange(TimestampTz start, TimestampTz end, const char *start_name,
+			   const char *end_name)
+{
+	GridCheckFinite(start, start_name);
+	GridCheckFinite(end, end_name);
+	if (start > end)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s %s is after %s %s", start_name,
+						pstrdup(timestamptz_to_str(start)), end_name,
+						pstrdup(timestamptz_to_str(end))),
+				 errhint("Give the earlier time first.")));
+}
+
+/*
+ * GridCountEstimate tells about how many windows [from, to) holds, from
+ * the nominal length of a window, without walking the grid.
+ */
+double
+GridCountEstimate(const Grid *grid, TimestampTz from, TimestampTz to)
+{
+	double		days;
+
+	switch (grid->unit)
+	{
+		case GRID_MINUTES:
+			days = grid->minutes / (double) MINUTES_PER_DAY;
+			break;
+		case GRID_DAY:
+			days = 1;
+			break;
+		case GRID_WEEK:
+			days = 7;
+			break;
+		case GRID_MONTH:
+			days = 365.2425 / 12;
+			break;
+		case GRID_QUARTER:
+			days = 365.2425 / 4;
+			break;
+		default:
+			days = 365.2425;
+			break;
+	}
+	return ceil((to - from) / (days * USECS_PER_DAY));
 }
 
 /* UtcToLocal breaks an instant into local calendar fields of a zone. */
@@ -392,8 +467,7 @@ microbatch_windows(PG_FUNCTION_ARGS)
 			 text_to_cstring(PG_GETARG_TEXT_PP(3)));
 	start_time = PG_GETARG_TIMESTAMPTZ(1);
 	end_time = PG_GETARG_TIMESTAMPTZ(2);
-	GridCheckFinite(start_time, "start_time");
-	GridCheckFinite(end_time, "end_time");
+	GridCheckRange(start_time, end_time, "start_time", "end_time");
 
 	InitMaterializedSRF(fcinfo, 0);
 

@@ -37,6 +37,9 @@ typedef struct Grid
 extern void GridInit(Grid *grid, const char *batch_size, const char *time_zone);
 extern const char *GridCanonicalZone(const char *time_zone);
 extern bool GridIsSubDay(const Grid *grid);
+extern void GridCheckRange(TimestampTz start, TimestampTz end, const char *start_name,
+						   const char *end_name);
+extern double GridCountEstimate(const Grid *grid, TimestampTz from, TimestampTz to);
 extern TimestampTz GridFloor(Grid *grid, TimestampTz t);
 extern TimestampTz GridNext(Grid *grid, TimestampTz window_start);
 extern TimestampTz GridPrev(Grid *grid, TimestampTz window_start);

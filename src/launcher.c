@@ -58,6 +58,8 @@ static int	RelayFinished(LeaderState *leader, Pipeline *pipeline, RunSummary *su
 static bool AllWorkersStopped(LeaderState *leader);
 static void CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline);
 static void CancelWorkers(LeaderState *leader);
+static void DescribeWorker(BackgroundWorker *worker, LeaderState *leader, Pipeline *pipeline);
+static void SettleAbandonedWindows(LeaderState *leader, Pipeline *pipeline);
 static void StopRunOnDetach(dsm_segment *segment, Datum arg);
 
 /* CreateSharedRun puts the plan into a new DSM segment for the workers. */
@@ -82,6 +84,22 @@ CreateSharedRun(Pipeline *pipeline, RunPlan *plan, int64 run_id, dsm_segment **s
 	return shared;
 }
 
+/* DescribeWorker fills in a worker of the leader's run. */
+static void
+DescribeWorker(BackgroundWorker *worker, LeaderState *leader, Pipeline *pipeline)
+{
+	memset(worker, 0, sizeof(BackgroundWorker));
+	worker->bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker->bgw_start_time = BgWorkerStart_ConsistentState;
+	worker->bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker->bgw_library_name, BGW_MAXLEN, "microbatch");
+	snprintf(worker->bgw_function_name, BGW_MAXLEN, "MicrobatchWorkerMain");
+	snprintf(worker->bgw_name, BGW_MAXLEN, "microbatch worker for %s", pipeline->name);
+	snprintf(worker->bgw_type, BGW_MAXLEN, "microbatch worker");
+	worker->bgw_main_arg = UInt32GetDatum(dsm_segment_handle(leader->segment));
+	worker->bgw_notify_pid = MyProcPid;
+}
+
 /*
  * StartWorkers registers up to wanted workers and returns how many it got;
  * it says so when that is fewer, and fails when it is none.
@@ -92,17 +110,7 @@ StartWorkers(LeaderState *leader, Pipeline *pipeline, int wanted)
 	BackgroundWorker worker;
 	int			i;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_ConsistentState;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "microbatch");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "MicrobatchWorkerMain");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "microbatch worker for %s", pipeline->name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "microbatch worker");
-	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(leader->segment));
-	worker.bgw_notify_pid = MyProcPid;
-
+	DescribeWorker(&worker, leader, pipeline);
 	leader->handles = palloc0(sizeof(BackgroundWorkerHandle *) * wanted);
 	for (i = 0; i < wanted; i++)
 		if (!RegisterDynamicBackgroundWorker(&worker, &leader->handles[i]))
@@ -231,12 +239,10 @@ WaitForWorkers(LeaderState *leader, Pipeline *pipeline, RunSummary *summary)
 	summary->skipped = shared->skipped;
 	SpinLockRelease(&shared->mutex);
 
-	if (shared->error[0] != '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("background worker of pipeline \"%s\" failed: %s",
-						pipeline->name, shared->error)));
+	RunSharedRaiseError(shared, pipeline->name);
 	if (summary->done + summary->skipped < summary->windows)
+	{
+		SettleAbandonedWindows(leader, pipeline);
 		ereport(ERROR,
 				(errcode(ERRCODE_ADMIN_SHUTDOWN),
 				 errmsg("background worker of pipeline \"%s\" ended before finishing its windows",
@@ -244,6 +250,25 @@ WaitForWorkers(LeaderState *leader, Pipeline *pipeline, RunSummary *summary)
 				 errdetail("%d of %d windows were processed; the window in flight was rolled back.",
 						   summary->done, summary->windows),
 				 errhint("Run mb_run('%s') again: it processes the rest.", pipeline->name)));
+	}
+}
+
+/*
+ * SettleAbandonedWindows runs when workers died holding windows (they were
+ * terminated): one more worker records those windows as failed and ends
+ * the run's row, since this session's transaction is about to fail and can
+ * write nothing.  If no worker can start, the next run settles them.
+ */
+static void
+SettleAbandonedWindows(LeaderState *leader, Pipeline *pipeline)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	leader->shared->settle = true;
+	DescribeWorker(&worker, leader, pipeline);
+	if (RegisterDynamicBackgroundWorker(&worker, &handle))
+		(void) WaitForBackgroundWorkerShutdown(handle);
 }
 
 /* CancelWorkers stops the queue and cancels the windows in flight. */

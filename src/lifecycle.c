@@ -148,6 +148,12 @@ microbatch_prune(PG_FUNCTION_ARGS)
 	before = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
 													 TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()),
 													 IntervalPGetDatum(older_than)));
+	if (before > GetCurrentTransactionStartTimestamp())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative, got \"%s\"",
+						DatumGetCString(DirectFunctionCall1(interval_out,
+															IntervalPGetDatum(older_than))))));
 
 	names = PG_ARGISNULL(1) ? CatalogAllPipelineNames()
 		: list_make1(text_to_cstring(PG_GETARG_TEXT_PP(1)));

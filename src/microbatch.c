@@ -20,6 +20,7 @@
 #include "utils/tuplestore.h"
 
 #include "compat.h"
+#include "plan.h"
 #include "progress.h"
 #include "run.h"
 
@@ -72,6 +73,15 @@ _PG_init(void)
 							"A run uses at most max_parallel workers, and never more than this.",
 							&microbatch_max_workers,
 							8, 1, 1024,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("microbatch.max_windows_per_run",
+							"Most windows one run, retry or backfill processes.",
+							"A run with more to do processes the oldest ones; a larger backfill is refused.",
+							&microbatch_max_windows_per_run,
+							100000, 1, 1000000,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);

@@ -35,6 +35,7 @@
 #include "cron.h"
 #include "pipeline.h"
 #include "runlock.h"
+#include "sandbox.h"
 
 #define MAX_PIPELINE_NAME 63
 
@@ -45,6 +46,7 @@ typedef struct ParamUse
 	bool		end;
 } ParamUse;
 
+static bool OwnerExists(Pipeline *pipeline);
 static void CheckName(const char *name);
 static void CheckTarget(Oid target, Oid owner);
 static Oid	CheckEventTime(Oid target, const char *event_time, const Grid *grid);
@@ -84,8 +86,10 @@ PipelineOpen(const char *name, PipelineUse use)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of pipeline \"%s\"", name),
+				 OwnerExists(pipeline) ?
 				 errdetail("Only members of role \"%s\" and superusers may use it.",
-						   GetUserNameFromId(pipeline->owner, false))));
+						   GetUserNameFromId(pipeline->owner, false)) :
+				 errdetail("Its owner was dropped; only a superuser may drop it.")));
 
 	if (use == PIPELINE_RUN)
 		PipelineCheckRunnable(pipeline);
@@ -100,6 +104,14 @@ PipelineOpen(const char *name, PipelineUse use)
 void
 PipelineCheckRunnable(Pipeline *pipeline)
 {
+	if (!OwnerExists(pipeline))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("owner of pipeline \"%s\" no longer exists", pipeline->name),
+				 errdetail("Role %u was dropped; a pipeline runs as its owner, so it cannot run.",
+						   pipeline->owner),
+				 errhint("A superuser can drop it with mb_drop('%s') and register it again as another role.",
+						 pipeline->name)));
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(pipeline->target)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
@@ -111,6 +123,17 @@ PipelineCheckRunnable(Pipeline *pipeline)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("pipeline \"%s\" is disabled", pipeline->name),
 				 errhint("Enable it with mb_alter('%s', enabled => true).", pipeline->name)));
+}
+
+/*
+ * OwnerExists tells whether the pipeline's owner is still a role.  DROP ROLE
+ * cannot see pipelines (they are rows, not catalog objects), so an owner
+ * can disappear under its pipelines; they then refuse to run.
+ */
+static bool
+OwnerExists(Pipeline *pipeline)
+{
+	return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(pipeline->owner));
 }
 
 /* PipelineEventTimeType returns the type of the target's event-time column. */
@@ -136,18 +159,11 @@ List *
 PipelineQueryColumns(Pipeline *pipeline)
 {
 	List	   *columns;
-	Oid			saved_userid;
-	int			saved_sec_context;
-	int			nest_level;
+	Sandbox		sandbox;
 
-	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
-	SetUserIdAndSecContext(pipeline->owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
-	nest_level = NewGUCNestLevel();
-	(void) set_config_option("search_path", pipeline->search_path, PGC_USERSET,
-							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, NULL);
 	(void) CheckQuery(pipeline->query, pipeline, &columns);
-	AtEOXact_GUC(true, nest_level);
-	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+	SandboxLeave(&sandbox);
 	return columns;
 }
 
@@ -183,6 +199,11 @@ CheckTarget(Oid target, Oid owner)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("target \"%s\" is not a table", get_rel_name(target)),
 				 errdetail("A pipeline writes into a plain or partitioned table.")));
+	if (get_rel_persistence(target) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("target \"%s\" is a temporary table", get_rel_name(target)),
+				 errdetail("Background workers, pg_cron jobs and later sessions cannot see it.")));
 	acl = pg_class_aclcheck(target, owner, ACL_INSERT | ACL_DELETE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(target));

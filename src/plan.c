@@ -23,27 +23,43 @@
  * A backfill plan is every window overlapping the range; a retry plan is
  * the failed windows only.
  *
+ * Planning is bounded whatever the range: a plan holds at most
+ * microbatch.max_windows_per_run windows.  A run (or retry) that has more to
+ * do takes the oldest ones and says that the next run goes on from there; a
+ * backfill of a larger range is refused, naming its size, since it was asked
+ * for exactly that range.  Every walk over the grid checks for interrupts,
+ * and state rows are read in chunks, so neither time nor memory can run
+ * away on a pipeline that begins in the year 1.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
 #include "catalog.h"
 #include "plan.h"
+#include "progress.h"
 
 static const char *const reason_names[REASON_COUNT] = {
 	"failed", "stale", "partial", "missing", "new", "lookback", "backfill"
 };
 
+/* how many state rows the gap walk reads at a time */
+#define RECORDED_CHUNK 10000
+
+int			microbatch_max_windows_per_run = 100000;
+
 typedef struct PlanBuilder
 {
 	Pipeline   *pipeline;
 	TimestampTz limit;			/* min(end_at, now()) */
+	int			max_windows;	/* microbatch.max_windows_per_run */
 	List	   *windows;		/* of PlannedWindow *, unordered */
 } PlanBuilder;
 
@@ -108,7 +124,8 @@ static void
 PlanPending(PlanBuilder *builder, bool failed_only)
 {
 	Pipeline   *pipeline = builder->pipeline;
-	List	   *pending = CatalogPendingWindows(pipeline->id, pipeline->begin_at, builder->limit);
+	List	   *pending = CatalogPendingWindows(pipeline->id, pipeline->begin_at, builder->limit,
+											builder->max_windows);
 	ListCell   *lc;
 
 	foreach(lc, pending)
@@ -131,23 +148,37 @@ PlanPending(PlanBuilder *builder, bool failed_only)
 /*
  * PlanGaps walks the grid from contiguous_until to the limit beside the
  * state rows found there, and adds every window without a row: missing
- * before the high-water mark, new after it.
+ * before the high-water mark, new after it.  It stops once it has added
+ * one more than max_windows of them: later ones could not be in the plan,
+ * and the one more tells that the plan was cut.
  */
 static void
 PlanGaps(PlanBuilder *builder, bool has_high_water, TimestampTz high_water, RunPlan *plan)
 {
 	Pipeline   *pipeline = builder->pipeline;
 	TimestampTz from = Max(pipeline->contiguous_until, pipeline->begin_at);
-	List	   *recorded = CatalogRecordedStarts(pipeline->id, from, builder->limit);
-	ListCell   *next_row = list_head(recorded);
+	List	   *recorded = NIL;
+	ListCell   *next_row = NULL;
+	bool		all_read = false;
 	TimestampTz w;
 	bool		gap_seen = false;
+	int			gaps = 0;
 
 	plan->contiguous_until = from;
-	for (w = from; w < builder->limit; w = GridNext(&pipeline->grid, w))
+	for (w = from; w < builder->limit && gaps <= builder->max_windows;
+		 w = GridNext(&pipeline->grid, w))
 	{
+		CHECK_FOR_INTERRUPTS();
 		while (next_row && ((WindowState *) lfirst(next_row))->start < w)
 			next_row = lnext(recorded, next_row);
+		if (next_row == NULL && !all_read)
+		{
+			/* the next chunk of state rows, from this window on */
+			list_free_deep(recorded);
+			recorded = CatalogRecordedStarts(pipeline->id, w, builder->limit, RECORDED_CHUNK);
+			all_read = list_length(recorded) < RECORDED_CHUNK;
+			next_row = list_head(recorded);
+		}
 		if (next_row && ((WindowState *) lfirst(next_row))->start == w)
 		{
 			if (!gap_seen)
@@ -155,9 +186,11 @@ PlanGaps(PlanBuilder *builder, bool has_high_water, TimestampTz high_water, RunP
 			continue;
 		}
 		gap_seen = true;
+		gaps++;
 		AddWindow(builder, w,
 				  has_high_water && w < high_water ? REASON_MISSING : REASON_NEW);
 	}
+	list_free_deep(recorded);
 }
 
 /* PlanLookback adds the lookback windows just before the high-water mark. */
@@ -168,8 +201,9 @@ PlanLookback(PlanBuilder *builder, TimestampTz high_water)
 	TimestampTz w = high_water;
 	int			i;
 
-	for (i = 0; i < pipeline->lookback; i++)
+	for (i = 0; i < Min(pipeline->lookback, builder->max_windows); i++)
 	{
+		CHECK_FOR_INTERRUPTS();
 		w = GridPrev(&pipeline->grid, w);
 		if (w < pipeline->begin_at)
 			break;
@@ -177,17 +211,31 @@ PlanLookback(PlanBuilder *builder, TimestampTz high_water)
 	}
 }
 
-/* PlanBackfill adds every window overlapping [from, to). */
+/*
+ * PlanBackfill adds every window overlapping [from, to), or refuses a range
+ * of more than max_windows windows.
+ */
 static void
 PlanBackfill(PlanBuilder *builder, TimestampTz from, TimestampTz to)
 {
 	Pipeline   *pipeline = builder->pipeline;
+	TimestampTz begin = GridFloor(&pipeline->grid, Max(from, pipeline->begin_at));
 	TimestampTz end = Min(to, builder->limit);
 	TimestampTz w;
+	int			count = 0;
 
-	for (w = GridFloor(&pipeline->grid, Max(from, pipeline->begin_at)); w < end;
-		 w = GridNext(&pipeline->grid, w))
+	for (w = begin; w < end; w = GridNext(&pipeline->grid, w))
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (++count > builder->max_windows)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("backfill of pipeline \"%s\" covers about %.0f windows, more than microbatch.max_windows_per_run (%d)",
+							pipeline->name, GridCountEstimate(&pipeline->grid, begin, end),
+							builder->max_windows),
+					 errhint("Backfill the range in smaller pieces, or have a superuser raise microbatch.max_windows_per_run.")));
 		AddWindow(builder, w, REASON_BACKFILL);
+	}
 }
 
 /*
@@ -206,6 +254,7 @@ PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to)
 
 	builder.pipeline = pipeline;
 	builder.windows = NIL;
+	builder.max_windows = microbatch_max_windows_per_run;
 	builder.limit = GetCurrentTransactionStartTimestamp();
 	if (pipeline->has_end_at)
 		builder.limit = Min(builder.limit, pipeline->end_at);
@@ -233,6 +282,11 @@ PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to)
 
 		if (last && last->start == window->start)
 			continue;			/* already planned for a weightier reason */
+		if (plan->nwindows == builder.max_windows)
+		{
+			plan->truncated = true; /* the next run goes on from here */
+			break;
+		}
 		last = &plan->windows[plan->nwindows++];
 		*last = *window;
 		plan->reason_counts[window->reason]++;
@@ -267,12 +321,13 @@ microbatch_plan(PG_FUNCTION_ARGS)
 		plan = PlanRun(pipeline, RUN_KIND_RUN, 0, 0);
 	else
 	{
-		GridCheckFinite(PG_GETARG_TIMESTAMPTZ(1), "start_time");
-		GridCheckFinite(PG_GETARG_TIMESTAMPTZ(2), "end_time");
+		GridCheckRange(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
+					   "start_time", "end_time");
 		plan = PlanRun(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(1),
 					   PG_GETARG_TIMESTAMPTZ(2));
 	}
 
+	ProgressTruncated(pipeline, plan);
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < plan->nwindows; i++)
 	{

@@ -45,7 +45,10 @@ typedef struct RunPlan
 	PlannedWindow *windows;		/* oldest first */
 	int			reason_counts[REASON_COUNT];
 	TimestampTz contiguous_until;	/* first window start without a state row */
+	bool		truncated;		/* more windows wait than one run may take */
 } RunPlan;
+
+extern int	microbatch_max_windows_per_run;
 
 extern RunPlan *PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to);
 extern const char *WindowReasonName(WindowReason reason);

@@ -25,9 +25,11 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/acl.h"
+#include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -54,15 +56,15 @@ PG_FUNCTION_INFO_V1(microbatch_backfill_all);
 PG_FUNCTION_INFO_V1(microbatch_run_window);
 
 /*
- * RunSetup records the start of a run: it settles what a dead earlier run
- * left marked running, inserts the run's row and remembers how far the
+ * RunSetup records the start of a run: it settles what dead earlier runs
+ * (of this pipeline or any other that is not running) left marked running, inserts the run's row and remembers how far the
  * pipeline's state rows are known to be contiguous.  The caller holds the
  * run lock and commits.
  */
 void
 RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid)
 {
-	CatalogRecoverInterrupted(pipeline->id);
+	CatalogSettleDeadRuns(pipeline->id);
 	CatalogInsertRun(run_id, pipeline->id, RunKindName(plan->kind), plan->nwindows,
 					 leader_pid);
 	if (plan->kind == RUN_KIND_RUN)
@@ -238,19 +240,94 @@ ArgMaxParallel(FunctionCallInfo fcinfo, int arg, Pipeline *pipeline)
 }
 
 /*
+ * RunGuarded runs one pipeline for mb_run() of all pipelines, inside a
+ * subtransaction, so that a pipeline that cannot run (its target dropped,
+ * its owner gone, its query broken) is reported and the others still run.
+ * A cancel goes on.  Returns the error, or NULL when the pipeline ran.
+ */
+static ErrorData *
+RunGuarded(Pipeline *pipeline, RunKind kind, int max_parallel, RunSummary *summary)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	ErrorData  *error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(caller_context);
+	PG_TRY();
+	{
+		PipelineCheckRunnable(pipeline);
+		RunPipeline(pipeline, kind, 0, 0, max_parallel, false, summary);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(caller_context);
+		error = CopyErrorData();
+		if (error->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			PG_RE_THROW();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(caller_context);
+	CurrentResourceOwner = caller_owner;
+	return error;
+}
+
+/*
+ * RunAllPipeline runs one pipeline for mb_run() of all pipelines: a busy
+ * one is skipped with a notice, a broken one is reported with a warning
+ * and added to *broken.  Returns whether it ran.
+ */
+static bool
+RunAllPipeline(Pipeline *pipeline, RunKind kind, int max_parallel, RunSummary *summary,
+			   StringInfo broken, int *nbroken, int *broken_code)
+{
+	ErrorData  *error = RunGuarded(pipeline, kind, max_parallel, summary);
+
+	if (error != NULL && error->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+	{
+		ereport(NOTICE,
+				(errmsg("skipping pipeline \"%s\": another run of it is in progress",
+						pipeline->name)));
+		return false;
+	}
+	if (error != NULL)
+	{
+		ereport(WARNING,
+				(errcode(error->sqlerrcode),
+				 errmsg("pipeline \"%s\" could not run: %s", pipeline->name, error->message),
+				 error->hint ? errhint("%s", error->hint) : 0));
+		appendStringInfo(broken, "%s\"%s\"", *nbroken > 0 ? ", " : "", pipeline->name);
+		if ((*nbroken)++ == 0)
+			*broken_code = error->sqlerrcode;
+		FreeErrorData(error);
+		return false;
+	}
+	return true;
+}
+
+/*
  * RunAndReturn is mb_run and mb_retry: run one pipeline, or for mb_run with
- * no name every enabled one (skipping busy ones), and return a row each.
+ * no name every enabled one the caller may run, and return a row each.
+ * Running all of them goes on past busy and broken pipelines; the error
+ * that ends it names them only after every other pipeline has run.
  */
 static void
 RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		all = PG_ARGISNULL(0);
 	List	   *names;
 	ListCell   *lc;
 	Pipeline   *failed_pipeline = NULL;
 	RunSummary	failed_summary;
+	StringInfoData broken;
+	int			nbroken = 0;
+	int			broken_code = 0;
 
-	if (!PG_ARGISNULL(0))
+	if (!all)
 		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	else if (kind == RUN_KIND_RUN)
 		names = CatalogEnabledPipelineNames();
@@ -259,52 +336,29 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("pipeline name must not be null")));
 
+	initStringInfo(&broken);
 	InitMaterializedSRF(fcinfo, 0);
 	foreach(lc, names)
 	{
 		Pipeline   *pipeline;
 		RunSummary	summary;
 
-		if (PG_ARGISNULL(0))
+		if (all)
 		{
-			/* running all pipelines: skip those of others and busy ones */
+			/* running all pipelines: only the caller's own */
 			pipeline = CatalogReadPipeline(lfirst(lc));
 			if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
 				continue;
-			PipelineCheckRunnable(pipeline);
-		}
-		else
-			pipeline = PipelineOpen(lfirst(lc), PIPELINE_RUN);
-
-		if (PG_ARGISNULL(0))
-		{
-			bool		busy = false;
-
-			PG_TRY();
-			{
-				RunPipeline(pipeline, kind, 0, 0, ArgMaxParallel(fcinfo, 1, pipeline), false,
-							&summary);
-			}
-			PG_CATCH();
-			{
-				if (geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
-					PG_RE_THROW();
-				/* the run lock is tried before anything else: nothing to undo */
-				FlushErrorState();
-				busy = true;
-			}
-			PG_END_TRY();
-			if (busy)
-			{
-				ereport(NOTICE,
-						(errmsg("skipping pipeline \"%s\": another run of it is in progress",
-								pipeline->name)));
+			if (!RunAllPipeline(pipeline, kind, ArgMaxParallel(fcinfo, 1, pipeline), &summary,
+								&broken, &nbroken, &broken_code))
 				continue;
-			}
 		}
 		else
+		{
+			pipeline = PipelineOpen(lfirst(lc), PIPELINE_RUN);
 			RunPipeline(pipeline, kind, 0, 0, ArgMaxParallel(fcinfo, 1, pipeline), false,
 						&summary);
+		}
 
 		PutSummaryRow(rsinfo, pipeline, &summary);
 		if (summary.failed > 0 && failed_pipeline == NULL)
@@ -313,6 +367,16 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 			failed_summary = summary;
 		}
 	}
+	if (nbroken > 0)
+		ereport(ERROR,
+				(errcode(broken_code),
+				 errmsg("%d pipeline%s could not run: %s", nbroken, nbroken == 1 ? "" : "s",
+						broken.data),
+				 failed_pipeline ?
+				 errdetail("Every other pipeline ran, but %d window%s of pipeline \"%s\" failed; the warnings above say what is wrong with the pipelines that could not run.",
+						   failed_summary.failed, failed_summary.failed == 1 ? "" : "s",
+						   failed_pipeline->name) :
+				 errdetail("Every other pipeline ran; the warnings above say what is wrong with these.")));
 	if (failed_pipeline)
 		RunReportFailure(failed_pipeline, &failed_summary);
 }
@@ -364,8 +428,7 @@ microbatch_backfill(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("start_time and end_time of a backfill must not be null")));
-	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(1), "start_time");
-	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(2), "end_time");
+	GridCheckRange(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), "start_time", "end_time");
 	pipeline = PipelineOpen(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							PIPELINE_RUN);
 	max_parallel = ArgMaxParallel(fcinfo, 3, pipeline);
@@ -400,8 +463,7 @@ microbatch_backfill_all(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("start_time and end_time of a backfill must not be null")));
-	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(0), "start_time");
-	GridCheckFinite(PG_GETARG_TIMESTAMPTZ(1), "end_time");
+	GridCheckRange(PG_GETARG_TIMESTAMPTZ(0), PG_GETARG_TIMESTAMPTZ(1), "start_time", "end_time");
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

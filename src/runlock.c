@@ -21,6 +21,7 @@
 #include "storage/lock.h"
 
 #include "runlock.h"
+#include "sandbox.h"
 
 #define RUN_LOCK_FIELD4 19778	/* 'M' 'B' */
 
@@ -78,9 +79,11 @@ RunLockHolder(Pipeline *pipeline)
 	ObjectIdGetDatum((uint32) pipeline->id)};
 	int			holder = 0;
 	bool		isnull;
+	Sandbox		sandbox;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	SandboxEnterTrusted(&sandbox, GetUserId());
 	if (SPI_execute_with_args("SELECT pid FROM pg_catalog.pg_locks "
 							  "WHERE locktype = 'advisory' AND granted AND database = $1 "
 							  "  AND classid = $2 AND objid = $3 AND objsubid = 19778",
@@ -89,6 +92,7 @@ RunLockHolder(Pipeline *pipeline)
 	if (SPI_processed > 0)
 		holder = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0],
 											 SPI_tuptable->tupdesc, 1, &isnull));
+	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	return holder;

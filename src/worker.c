@@ -126,6 +126,43 @@ RunSharedStop(RunShared *shared, bool cancelled)
 	SpinLockRelease(&shared->mutex);
 }
 
+/*
+ * RunSharedRaiseError re-raises, in the leader, the error that stopped a
+ * worker outside any window, with its own SQLSTATE, detail and hint.
+ */
+void
+RunSharedRaiseError(RunShared *shared, const char *pipeline_name)
+{
+	if (shared->error[0] == '\0')
+		return;
+	ereport(ERROR,
+			(errcode(shared->error_code),
+			 errmsg("%s", shared->error),
+			 shared->error_detail[0] ? errdetail("%s", shared->error_detail) : 0,
+			 shared->error_hint[0] ? errhint("%s", shared->error_hint) : 0,
+			 errcontext("background worker of pipeline \"%s\"", pipeline_name)));
+}
+
+/*
+ * SettleAbandoned records, for a leader whose workers died, that the
+ * windows they held failed and how the run ended.
+ */
+static void
+SettleAbandoned(RunShared *shared)
+{
+	int			unclaimed;
+
+	SpinLockAcquire(&shared->mutex);
+	unclaimed = shared->nwindows - shared->next_window;
+	SpinLockRelease(&shared->mutex);
+
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CatalogSettleAbandonedRun(shared->run_id, unclaimed);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
 /* NotifyLeader wakes the leader up to relay what happened. */
 static void
 NotifyLeader(RunShared *shared)
@@ -302,6 +339,13 @@ MicrobatchWorkerMain(Datum main_arg)
 
 	BackgroundWorkerInitializeConnectionByOid(shared->database_id, shared->user_id, 0);
 
+	if (shared->settle)
+	{
+		SettleAbandoned(shared);
+		dsm_detach(segment);
+		proc_exit(0);
+	}
+
 	PG_TRY();
 	{
 		StartTransactionCommand();
@@ -332,7 +376,12 @@ MicrobatchWorkerMain(Datum main_arg)
 		MemoryContextSwitchTo(TopMemoryContext);
 		error = CopyErrorData();
 		SpinLockAcquire(&shared->mutex);
+		shared->error_code = error->sqlerrcode;
 		strlcpy(shared->error, error->message, sizeof(shared->error));
+		if (error->detail)
+			strlcpy(shared->error_detail, error->detail, sizeof(shared->error_detail));
+		if (error->hint)
+			strlcpy(shared->error_hint, error->hint, sizeof(shared->error_hint));
 		if (shared->setup == SETUP_IN_PROGRESS || shared->setup == SETUP_PENDING)
 			shared->setup = SETUP_FAILED;
 		shared->stop = true;

@@ -68,7 +68,13 @@ typedef struct RunShared
 	int			skipped;
 	bool		stop;			/* start no more windows */
 	bool		cancelled;		/* the leader was cancelled or went away */
-	char		error[512];		/* a worker's own error, not a window's */
+	bool		settle;			/* the one worker left records abandoned windows */
+	int			abandoned;		/* windows claimed by workers that died */
+	/* a worker's own error (not a window's), as it was raised */
+	int			error_code;
+	char		error[512];
+	char		error_detail[512];
+	char		error_hint[256];
 	int			messages_written;	/* failures published so far */
 	int			message_owner[MESSAGE_SLOTS];	/* which failure a slot holds */
 	char		messages[MESSAGE_SLOTS][512];
@@ -79,6 +85,7 @@ extern PlannedWindow *RunSharedWindows(RunShared *shared);
 extern void RunSharedReadOutcome(RunShared *shared, int index, WindowOutcome *outcome);
 extern int *RunSharedFinishOrder(RunShared *shared);
 extern void RunSharedStop(RunShared *shared, bool cancelled);
+extern void RunSharedRaiseError(RunShared *shared, const char *pipeline_name);
 
 PGDLLEXPORT void MicrobatchWorkerMain(Datum main_arg);
 

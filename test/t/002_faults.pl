@@ -136,6 +136,20 @@ eval { $session->quit };
 $node->start;
 ok($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.windows WHERE status = 'succeeded'") >= $committed,
 	'immediate shutdown: every committed window survives');
+# before any run: the status view tells the truth about the dead run
+is($node->safe_psql('postgres', q{
+	SELECT s.last_run_status, s.running,
+	       s.failed_windows = (SELECT count(*) FROM microbatch.windows w
+	                            WHERE w.status IN ('failed', 'running'))
+	  FROM microbatch.status s WHERE s.pipeline = 'slow'}),
+	'failed|f|t', 'immediate shutdown: status counts the dead run and its windows as failed');
+# the next run of any pipeline, here another one, settles what the dead run left
+register_daily($node, 'bystander', options => ", end_at => '2024-01-02'");
+$node->safe_psql('postgres', "SET microbatch.progress = off; SELECT * FROM mb_run('bystander')");
+is($node->safe_psql('postgres', q{
+	SELECT (SELECT count(*) FROM microbatch.windows WHERE status = 'running')
+	     + (SELECT count(*) FROM microbatch.runs WHERE status = 'running')}),
+	'0', 'immediate shutdown: a run of another pipeline settles the dead run');
 finish('immediate shutdown');
 settled('immediate shutdown');
 
@@ -147,6 +161,16 @@ $node->safe_psql('postgres',
 like($session->{stderr}, qr/background worker of pipeline "slow" ended before finishing its windows/,
 	'a terminated worker: the leader reports it');
 $session->quit;
+# before any other run: the leader had the dead worker's window recorded
+is($node->safe_psql('postgres', q{
+	SELECT r.status, r.failed, r.succeeded + r.failed + r.skipped = r.windows_total,
+	       (SELECT count(*) FROM microbatch.windows w
+	         WHERE w.run_id = r.run_id AND w.status = 'failed' AND w.sqlstate = '57P01'),
+	       (SELECT count(*) FROM microbatch.windows w WHERE w.status = 'running')
+	  FROM microbatch.runs r ORDER BY r.run_id DESC LIMIT 1}),
+	'failed|1|t|1|0', 'a terminated worker: its window is recorded failed and the run ended');
+is($node->safe_psql('postgres', "SELECT failed_windows, last_run_status FROM microbatch.status WHERE pipeline = 'slow'"),
+	'1|failed', 'a terminated worker: the status view shows the failure');
 finish('terminated worker');
 settled('terminated worker');
 

@@ -1,6 +1,6 @@
 # Operations: a pg_cron schedule that runs and succeeds, the no-pg_cron
 # error, dropped targets and a dropped extension leaving no job behind,
-# dump/restore of pipelines and state, the 0.1 -> 0.2 upgrade, and pruning
+# dump/restore of pipelines and state, the 0.1 -> 0.3 upgrade, and pruning
 # of run history (DESIGN §3, §4.10).
 use strict;
 use warnings;
@@ -135,7 +135,7 @@ $node->safe_psql('postgres', 'DROP EXTENSION microbatch CASCADE');
 is($node->safe_psql('postgres', "SELECT string_agg(jobname, ',') FROM cron.job"), 'someone_else',
 	'DROP EXTENSION removes its jobs and no others');
 
-# upgrade 0.1 -> 0.2 keeps every pipeline and window
+# upgrade 0.1 -> 0.3 keeps every pipeline and window
 $node->safe_psql('postgres', q{
 CREATE EXTENSION microbatch VERSION '0.1';
 CREATE TABLE up (day timestamptz, client int, n bigint, total numeric);
@@ -146,9 +146,9 @@ SELECT mb_register('up', 'up', 'day',
 CALL mb_backfill('up', '2024-01-01', '2024-01-04');
 });
 my $before = $node->safe_psql('postgres', "SELECT * FROM microbatch.windows ORDER BY window_start");
-$node->safe_psql('postgres', "ALTER EXTENSION microbatch UPDATE TO '0.2'");
-is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'microbatch'"), '0.2',
-	'the extension updates to 0.2');
+$node->safe_psql('postgres', "ALTER EXTENSION microbatch UPDATE TO '0.3'");
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'microbatch'"), '0.3',
+	'the extension updates to 0.3');
 is($node->safe_psql('postgres', "SELECT * FROM microbatch.windows ORDER BY window_start"), $before,
 	'the update keeps window state');
 is($node->safe_psql('postgres', "SELECT * FROM mb_plan('up')"),
