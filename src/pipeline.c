@@ -8,6 +8,8 @@
  * input leaves the catalog as it was.  The query is parsed and analysed the
  * way it will later run: $1 and $2 typed timestamptz, with the caller's
  * search_path, which is stored with the pipeline and re-applied at run time.
+ * Parse errors point into the query (QueryErrorPosition), as they do in the
+ * body of an SQL function.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +36,7 @@
 #include "catalog.h"
 #include "cron.h"
 #include "pipeline.h"
+#include "refresh.h"
 #include "runlock.h"
 
 #define MAX_PIPELINE_NAME 63
@@ -151,6 +154,41 @@ PipelineQueryColumns(Pipeline *pipeline)
 	return columns;
 }
 
+/*
+ * QueryErrorPosition is an error context callback for parsing a query given
+ * as an argument (a pipeline's query, a check).  As for the body of an SQL
+ * function, it turns the error's position in that text into an internal
+ * position with the text as the internal query, so that psql shows the
+ * query and points into it, rather than into the outer call.
+ */
+void
+QueryErrorPosition(void *arg)
+{
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery((const char *) arg);
+	}
+}
+
+/*
+ * PipelineCheckAllowReset refuses to reset or backfill a pipeline protected
+ * with mb_alter(name, allow_reset => false), as dbt's full_refresh: false.
+ */
+void
+PipelineCheckAllowReset(Pipeline *pipeline, const char *function)
+{
+	if (!pipeline->allow_reset)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pipeline \"%s\" does not allow %s", pipeline->name, function),
+				 errdetail("Its allow_reset option is false, which protects its windows from mb_reset and mb_backfill."),
+				 errhint("Allow them with mb_alter('%s', allow_reset => true).", pipeline->name)));
+}
+
 /* CheckName enforces 1..63 characters of [a-z0-9_], a letter first. */
 static void
 CheckName(const char *name)
@@ -249,7 +287,8 @@ FindParams(Node *node, ParamUse *use)
 static char *
 CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 {
-	List	   *statements = raw_parser(query, RAW_PARSE_DEFAULT);
+	ErrorContextCallback position_callback;
+	List	   *statements;
 	RawStmt    *raw;
 	Query	   *analysed;
 	Oid			param_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -257,6 +296,14 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 	ListCell   *lc;
 	char	   *text;
 	bool		has_event_time = false;
+
+	/* errors in the query point into the query, not into the outer call */
+	position_callback.callback = QueryErrorPosition;
+	position_callback.arg = (void *) query;
+	position_callback.previous = error_context_stack;
+	error_context_stack = &position_callback;
+	statements = raw_parser(query, RAW_PARSE_DEFAULT);
+	error_context_stack = position_callback.previous;
 
 	if (list_length(statements) != 1 ||
 		!IsA(((RawStmt *) linitial(statements))->stmt, SelectStmt) ||
@@ -272,7 +319,9 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 	text = raw->stmt_len > 0 ? pnstrdup(query + raw->stmt_location, raw->stmt_len)
 		: pstrdup(query + raw->stmt_location);
 
+	error_context_stack = &position_callback;
 	analysed = parse_analyze_fixedparams(raw, text, param_types, 2, NULL);
+	error_context_stack = position_callback.previous;
 	if (analysed->commandType != CMD_SELECT || analysed->hasModifyingCTE)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -423,6 +472,7 @@ microbatch_register(PG_FUNCTION_ARGS)
 	on_error = ArgText(fcinfo, 10, "on_error");
 	p->continue_on_error = strcmp(on_error, "continue") == 0;
 	p->enabled = true;
+	p->allow_reset = true;
 	p->search_path = GetConfigOptionByName("search_path", NULL, false);
 
 	CheckName(p->name);
@@ -446,15 +496,18 @@ microbatch_register(PG_FUNCTION_ARGS)
 }
 
 /*
- * mb_alter(name, query, lookback, end_at, max_parallel, on_error, enabled)
- * changes the given options; NULL keeps an option as it is and an end_at of
- * 'infinity' removes the end.  The grid cannot change.
+ * mb_alter(name, query, lookback, end_at, max_parallel, on_error, enabled,
+ * begin_at, allow_reset) changes the given options; NULL keeps an option as
+ * it is and an end_at of 'infinity' removes the end.  The grid cannot
+ * change, but begin_at can move along it (RefreshMoveBeginAt).  Before 0.3
+ * the function had seven arguments.
  */
 Datum
 microbatch_alter(PG_FUNCTION_ARGS)
 {
 	Pipeline   *p = PipelineOpen(ArgText(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
 	List	   *columns;
+	TimestampTz old_begin_at = p->begin_at;
 
 	if (!PG_ARGISNULL(2))
 		p->lookback = PG_GETARG_INT32(2);
@@ -476,6 +529,13 @@ microbatch_alter(PG_FUNCTION_ARGS)
 	}
 	if (!PG_ARGISNULL(6))
 		p->enabled = PG_GETARG_BOOL(6);
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+	{
+		GridCheckFinite(PG_GETARG_TIMESTAMPTZ(7), "begin_at");
+		p->begin_at = GridFloor(&p->grid, PG_GETARG_TIMESTAMPTZ(7));
+	}
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+		p->allow_reset = PG_GETARG_BOOL(8);
 	CheckOptions(p);
 	if (!PG_ARGISNULL(1))
 	{
@@ -484,20 +544,27 @@ microbatch_alter(PG_FUNCTION_ARGS)
 		p->search_path = GetConfigOptionByName("search_path", NULL, false);
 		p->query = CheckQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), p, &columns);
 	}
+	if (p->begin_at != old_begin_at)
+		RefreshMoveBeginAt(p);
 	CatalogUpdatePipeline(p);
 	PG_RETURN_VOID();
 }
 
 /*
- * mb_reset(name) forgets every window of a pipeline, so that the next run
- * starts again at begin_at.  It refuses while a run holds the pipeline.
+ * mb_reset(name, purge) forgets every window of a pipeline, so that the next
+ * run starts again at begin_at; purge also deletes the target's rows outside
+ * the grid's range (RefreshPurge).  It refuses while a run holds the
+ * pipeline, and for a pipeline that does not allow resets.
  */
 Datum
 microbatch_reset(PG_FUNCTION_ARGS)
 {
 	Pipeline   *p = PipelineOpen(ArgText(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
 
+	PipelineCheckAllowReset(p, "mb_reset");
 	RunLockAcquire(p, false);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
+		RefreshPurge(p);
 	CatalogResetPipeline(p);
 	PG_RETURN_VOID();
 }

@@ -31,6 +31,7 @@ typedef struct Pipeline
 	char	   *search_path;
 	TimestampTz contiguous_until;
 	TransactionId xmin;			/* of the catalog row: was it written by us? */
+	bool		allow_reset;	/* false: mb_reset and mb_backfill refuse it */
 
 	Grid		grid;			/* built from batch_size and time_zone */
 } Pipeline;
@@ -47,5 +48,7 @@ extern Pipeline *PipelineOpen(const char *name, PipelineUse use);
 extern void PipelineCheckRunnable(Pipeline *pipeline);
 extern Oid	PipelineEventTimeType(Pipeline *pipeline);
 extern List *PipelineQueryColumns(Pipeline *pipeline);
+extern void PipelineCheckAllowReset(Pipeline *pipeline, const char *function);
+extern void QueryErrorPosition(void *arg);
 
 #endif							/* MICROBATCH_PIPELINE_H */
