@@ -122,6 +122,9 @@ SELECT mb_add_check('checked', 'c', 'unique day,');
 SELECT mb_add_check('checked', 'c', 'not_null total, no_such_column');
 SELECT mb_add_check('checked', 'c', 'unique "Day"');
 SELECT mb_add_check('checked', 'c', 'unique ctid');
+ALTER TABLE chk_daily ADD COLUMN notes json;
+SELECT mb_add_check('checked', 'c', 'unique day, notes');
+ALTER TABLE chk_daily DROP COLUMN notes;
 -- SQL checks: syntax errors and unknown columns point into the check
 SELECT mb_add_check('checked', 'c', 'SELECT count(*) >= 1 FORM chk_daily');
 SELECT mb_add_check('checked', 'c', $$SELECT count(*) >= 1

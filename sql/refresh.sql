@@ -43,6 +43,17 @@ SELECT mb_alter('rf', end_at => '2024-03-07');
 DELETE FROM rf_daily WHERE day >= '2024-03-07';
 SELECT windows, succeeded FROM mb_run('rf');
 
+-- a timestamp target in another zone: purge compares local times
+CREATE TABLE rf_local (day timestamp, n bigint);
+SELECT mb_register('rf_local', 'rf_local', 'day',
+       $$SELECT date_trunc('day', at)::timestamp AS day, count(*) AS n FROM rf_events WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-03-03 00:00+09', end_at => '2024-03-05 00:00+09', time_zone => 'Asia/Tokyo') > 0 AS registered;
+INSERT INTO rf_local VALUES ('2024-03-02 23:59', 1), ('2024-03-03 00:00', 1), ('2024-03-04 23:59', 1),
+  ('2024-03-05 00:00', 1);
+SELECT mb_reset('rf_local', purge => true);
+SELECT day, n FROM rf_local ORDER BY 1;
+SELECT mb_drop('rf_local');
+
 -- moving begin_at earlier: the new windows are missing, and the next run fills them
 SELECT mb_alter('rf', begin_at => '2024-03-01 12:00');
 SELECT begin_at FROM microbatch.pipelines WHERE name = 'rf';

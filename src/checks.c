@@ -90,6 +90,8 @@ static PipelineCheck *CheckParse(Pipeline *pipeline, const char *name, const cha
 								 bool validate);
 static bool BuiltinWord(const char *definition, const char *word, const char **rest);
 static char *BuiltinSql(Pipeline *pipeline, PipelineCheck *check);
+static Query *AnalyseAsOwner(Pipeline *pipeline, const char *name, const char *sql,
+							 Oid *param_types, char **text);
 static char *CheckSelect(Pipeline *pipeline, const char *name, const char *definition);
 static char *ColumnList(List *columns, const char *separator);
 static void CheckName(const char *name);
@@ -188,26 +190,22 @@ BuiltinSql(Pipeline *pipeline, PipelineCheck *check)
 }
 
 /*
- * CheckSelect validates a check written as a SELECT, as the pipeline's
- * owner with its search_path: one SELECT, one boolean column, $1 and $2
- * typed timestamptz.  Errors point into the check's text.  It returns the
+ * AnalyseAsOwner parses and analyses a check's statement as the pipeline's
+ * owner with its search_path, the way it will run, with errors pointing
+ * into the statement.  It returns the analysed statement and, in *text, the
  * statement without a trailing semicolon.
  */
-static char *
-CheckSelect(Pipeline *pipeline, const char *name, const char *definition)
+static Query *
+AnalyseAsOwner(Pipeline *pipeline, const char *name, const char *sql, Oid *param_types,
+			   char **text)
 {
 	ErrorContextCallback position_callback;
-	Oid			param_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Oid			saved_userid;
 	int			saved_sec_context;
 	int			nest_level;
 	List	   *statements;
 	RawStmt    *raw;
 	Query	   *analysed;
-	char	   *text;
-	ListCell   *lc;
-	int			ncolumns = 0;
-	Oid			type = InvalidOid;
 
 	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
 	SetUserIdAndSecContext(pipeline->owner, saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
@@ -216,10 +214,10 @@ CheckSelect(Pipeline *pipeline, const char *name, const char *definition)
 							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	position_callback.callback = QueryErrorPosition;
-	position_callback.arg = (void *) definition;
+	position_callback.arg = (void *) sql;
 	position_callback.previous = error_context_stack;
 	error_context_stack = &position_callback;
-	statements = raw_parser(definition, RAW_PARSE_DEFAULT);
+	statements = raw_parser(sql, RAW_PARSE_DEFAULT);
 	error_context_stack = position_callback.previous;
 
 	if (list_length(statements) != 1 ||
@@ -233,11 +231,11 @@ CheckSelect(Pipeline *pipeline, const char *name, const char *definition)
 				 errhint("Built-in checks are min_rows N, max_rows N, not_null column[, ...] and unique column[, ...].")));
 
 	raw = linitial(statements);
-	text = raw->stmt_len > 0 ? pnstrdup(definition + raw->stmt_location, raw->stmt_len)
-		: pstrdup(definition + raw->stmt_location);
+	*text = raw->stmt_len > 0 ? pnstrdup(sql + raw->stmt_location, raw->stmt_len)
+		: pstrdup(sql + raw->stmt_location);
 
 	error_context_stack = &position_callback;
-	analysed = parse_analyze_fixedparams(raw, text, param_types, 2, NULL);
+	analysed = parse_analyze_fixedparams(raw, *text, param_types, 2, NULL);
 	error_context_stack = position_callback.previous;
 
 	if (analysed->commandType != CMD_SELECT || analysed->hasModifyingCTE)
@@ -245,6 +243,28 @@ CheckSelect(Pipeline *pipeline, const char *name, const char *definition)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("check \"%s\" must be a built-in check or a single SELECT statement", name),
 				 errdetail("Data-modifying statements in WITH are not allowed.")));
+
+	AtEOXact_GUC(true, nest_level);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+	return analysed;
+}
+
+/*
+ * CheckSelect validates a check written as a SELECT: one statement that
+ * returns one boolean column, $1 and $2 typed timestamptz.  It returns the
+ * statement without a trailing semicolon.
+ */
+static char *
+CheckSelect(Pipeline *pipeline, const char *name, const char *definition)
+{
+	Oid			param_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Query	   *analysed;
+	char	   *text;
+	ListCell   *lc;
+	int			ncolumns = 0;
+	Oid			type = InvalidOid;
+
+	analysed = AnalyseAsOwner(pipeline, name, definition, param_types, &text);
 	foreach(lc, analysed->targetList)
 	{
 		TargetEntry *entry = lfirst_node(TargetEntry, lc);
@@ -260,9 +280,6 @@ CheckSelect(Pipeline *pipeline, const char *name, const char *definition)
 				 errmsg("check \"%s\" must return one boolean column", name),
 				 ncolumns != 1 ? errdetail("It returns %d columns.", ncolumns)
 				 : errdetail("It returns a column of type %s.", format_type_be(type))));
-
-	AtEOXact_GUC(true, nest_level);
-	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 	return text;
 }
 
@@ -333,6 +350,15 @@ CheckParse(Pipeline *pipeline, const char *name, const char *definition, bool va
 			check->columns = lappend(check->columns, makeString(pstrdup(column)));
 		}
 		check->sql = BuiltinSql(pipeline, check);
+		if (validate)
+		{
+			/* catches columns that cannot be compared, as unique needs */
+			Oid			event_type = PipelineEventTimeType(pipeline);
+			Oid			types[2] = {event_type, event_type};
+			char	   *text;
+
+			(void) AnalyseAsOwner(pipeline, name, check->sql, types, &text);
+		}
 		return check;
 	}
 
