@@ -9,6 +9,8 @@ OBJS = \
 	src/catalog.o \
 	src/pipeline.o \
 	src/executor.o \
+	src/checks.o \
+	src/refresh.o \
 	src/plan.o \
 	src/progress.o \
 	src/run.o \
@@ -22,7 +24,7 @@ OBJS = \
 DATA = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security hardening
+REGRESS = windows register run failure security checks refresh hardening
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso

@@ -73,6 +73,11 @@ SELECT mb_register('p', 'daily', 'day', $$WITH d AS (DELETE FROM events RETURNIN
 SELECT mb_register('p', 'daily', 'day', $$SELECT created_at AS day FROM events$$, 'day', '2024-01-01');
 SELECT mb_register('p', 'daily', 'day', $$SELECT created_at AS day FROM events WHERE created_at >= $1$$, 'day', '2024-01-01');
 SELECT mb_register('p', 'daily', 'day', $$SELECT created_at AS day FROM events WHERE created_at >= $1 AND created_at < $3$$, 'day', '2024-01-01');
+-- errors inside the query point into it (LINE and caret under QUERY), as in a function body
+SELECT mb_register('p', 'daily', 'day', $$SELECT created_at AS day
+  FROM events WHERE craeted_at >= $1 AND created_at < $2$$, 'day', '2024-01-01');
+SELECT mb_alter('daily', query => $$SELECT date_trunc('day', created_at) AS day, count(*) AS n
+  FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1 ORDER BY$$);
 -- columns the target lacks or cannot take, unnamed, doubled, generated; no event-time column
 SELECT mb_register('p', 'daily', 'day', $$SELECT created_at AS day, 1 AS nope FROM events WHERE created_at >= $1 AND created_at < $2$$, 'day', '2024-01-01');
 SELECT mb_register('p', 'daily', 'day', $$SELECT created_at AS day, 'x'::text AS n FROM events WHERE created_at >= $1 AND created_at < $2$$, 'day', '2024-01-01');

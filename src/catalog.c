@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * catalog.c
- *	  Every read and write of microbatch.pipelines, .windows and .runs.
+ *	  Every read and write of microbatch.pipelines, .windows, .runs and
+ *	  .checks.
  *
  * The catalog tables belong to the extension's owner and ordinary roles may
  * only read their own rows (row-level security).  The functions here check
@@ -51,7 +52,13 @@ typedef struct CatalogSession
 	"contiguous_until, xmin::text "
 
 static CatalogStatement read_pipeline = {
-	"SELECT " PIPELINE_COLUMNS "FROM microbatch.pipelines WHERE name = $1",
+	"SELECT " PIPELINE_COLUMNS ", allow_reset FROM microbatch.pipelines WHERE name = $1",
+	1, {TEXTOID}
+};
+
+/* the same, while the installed catalog is older than 0.3 */
+static CatalogStatement read_pipeline_0_2 = {
+	"SELECT " PIPELINE_COLUMNS ", true FROM microbatch.pipelines WHERE name = $1",
 	1, {TEXTOID}
 };
 
@@ -124,6 +131,17 @@ CatalogOwner(void)
 	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
 	ReleaseSysCache(tuple);
 	return owner;
+}
+
+/*
+ * CatalogHas0_3 tells whether the installed catalog has what version 0.3
+ * added (microbatch.checks, pipelines.allow_reset), so that this library
+ * keeps working with an older catalog until ALTER EXTENSION UPDATE.
+ */
+static bool
+CatalogHas0_3(void)
+{
+	return OidIsValid(get_relname_relid("checks", get_namespace_oid("microbatch", false)));
 }
 
 /*
@@ -231,6 +249,7 @@ PipelineFromTuple(HeapTuple tuple, TupleDesc desc)
 	p->search_path = GetText(tuple, desc, 15);
 	p->contiguous_until = DatumGetTimestampTz(GetDatum(tuple, desc, 16, &isnull));
 	p->xmin = (TransactionId) strtoul(GetText(tuple, desc, 17), NULL, 10);
+	p->allow_reset = DatumGetBool(GetDatum(tuple, desc, 18, &isnull));
 	GridInit(&p->grid, p->batch_size, p->time_zone);
 	return p;
 }
@@ -244,7 +263,8 @@ CatalogReadPipeline(const char *name)
 	Pipeline   *pipeline = NULL;
 
 	CatalogBegin(&session);
-	CatalogExecute(&read_pipeline, values, NULL, SPI_OK_SELECT);
+	CatalogExecute(CatalogHas0_3() ? &read_pipeline : &read_pipeline_0_2, values, NULL,
+				   SPI_OK_SELECT);
 	if (SPI_processed > 0)
 	{
 		MemoryContext spi_context = MemoryContextSwitchTo(session.caller_context);
@@ -383,10 +403,10 @@ void
 CatalogUpdatePipeline(Pipeline *p)
 {
 	CatalogSession session;
-	Oid			types[8] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, BOOLOID,
-	TEXTOID};
-	Datum		values[8];
-	char		nulls[8];
+	Oid			types[9] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, INT4OID, TEXTOID, BOOLOID,
+	TEXTOID, BOOLOID};
+	Datum		values[9];
+	char		nulls[9];
 
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = Int64GetDatum(p->id);
@@ -399,12 +419,18 @@ CatalogUpdatePipeline(Pipeline *p)
 	values[5] = CStringGetTextDatum(p->continue_on_error ? "continue" : "stop");
 	values[6] = BoolGetDatum(p->enabled);
 	values[7] = CStringGetTextDatum(p->search_path);
+	values[8] = BoolGetDatum(p->allow_reset);
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("UPDATE microbatch.pipelines SET query = $2, lookback = $3, end_at = $4, "
+	CatalogExecuteOnce(CatalogHas0_3() ?
+					   "UPDATE microbatch.pipelines SET query = $2, lookback = $3, end_at = $4, "
+					   "  max_parallel = $5, on_error = $6, enabled = $7, search_path = $8, "
+					   "  allow_reset = $9 "
+					   "WHERE id = $1" :
+					   "UPDATE microbatch.pipelines SET query = $2, lookback = $3, end_at = $4, "
 					   "  max_parallel = $5, on_error = $6, enabled = $7, search_path = $8 "
 					   "WHERE id = $1",
-					   8, types, values, nulls, SPI_OK_UPDATE);
+					   CatalogHas0_3() ? 9 : 8, types, values, nulls, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 
@@ -436,6 +462,111 @@ CatalogResetPipeline(Pipeline *p)
 	CatalogExecuteOnce("UPDATE microbatch.pipelines SET contiguous_until = $2 WHERE id = $1",
 					   2, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
+}
+
+/*
+ * CatalogMoveBeginAt moves a pipeline's begin_at.  Moved later, the state of
+ * the windows before it is forgotten; moved earlier, the windows it adds
+ * have no state rows, so the search for gaps starts again there.
+ */
+void
+CatalogMoveBeginAt(int64 pipeline_id, TimestampTz begin_at)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(begin_at)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.windows WHERE pipeline_id = $1 AND window_start < $2",
+					   2, types, values, NULL, SPI_OK_DELETE);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET "
+					   "  contiguous_until = CASE WHEN begin_at > $2 THEN $2 "
+					   "                          ELSE GREATEST(contiguous_until, $2) END, "
+					   "  begin_at = $2 "
+					   "WHERE id = $1",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/* CatalogReadChecks lists a pipeline's checks, by name. */
+List *
+CatalogReadChecks(int64 pipeline_id)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+	List	   *checks = NIL;
+	MemoryContext spi_context;
+	uint64		i;
+
+	if (!CatalogHas0_3())
+		return NIL;
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT check_name, check_sql FROM microbatch.checks "
+					   "WHERE pipeline_id = $1 ORDER BY check_name",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	spi_context = MemoryContextSwitchTo(session.caller_context);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		CatalogCheck *check = palloc(sizeof(CatalogCheck));
+
+		check->name = GetText(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		check->sql = GetText(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		checks = lappend(checks, check);
+	}
+	MemoryContextSwitchTo(spi_context);
+	CatalogEnd(&session);
+	return checks;
+}
+
+/* CatalogCheckExists tells whether a pipeline has a check of that name. */
+bool
+CatalogCheckExists(int64 pipeline_id, const char *check_name)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), CStringGetTextDatum(check_name)};
+	bool		exists;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT 1 FROM microbatch.checks WHERE pipeline_id = $1 AND check_name = $2",
+					   2, types, values, NULL, SPI_OK_SELECT);
+	exists = SPI_processed > 0;
+	CatalogEnd(&session);
+	return exists;
+}
+
+/* CatalogInsertCheck stores a check that mb_add_check validated. */
+void
+CatalogInsertCheck(int64 pipeline_id, const char *check_name, const char *check_sql)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), CStringGetTextDatum(check_name),
+	CStringGetTextDatum(check_sql)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.checks (pipeline_id, check_name, check_sql) "
+					   "VALUES ($1, $2, $3)",
+					   3, types, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/* CatalogDeleteCheck removes a check; returns whether there was one. */
+bool
+CatalogDeleteCheck(int64 pipeline_id, const char *check_name)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), CStringGetTextDatum(check_name)};
+	bool		deleted;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.checks WHERE pipeline_id = $1 AND check_name = $2",
+					   2, types, values, NULL, SPI_OK_DELETE);
+	deleted = SPI_processed > 0;
+	CatalogEnd(&session);
+	return deleted;
 }
 
 /*

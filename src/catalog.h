@@ -38,6 +38,13 @@ typedef struct WindowOutcome
 	char		message[512];
 } WindowOutcome;
 
+/* a check as microbatch.checks stores it */
+typedef struct CatalogCheck
+{
+	char	   *name;
+	char	   *sql;
+} CatalogCheck;
+
 extern Oid	CatalogOwner(void);
 
 /* pipelines */
@@ -50,6 +57,14 @@ extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);
+extern void CatalogMoveBeginAt(int64 pipeline_id, TimestampTz begin_at);
+
+/* checks */
+extern List *CatalogReadChecks(int64 pipeline_id);
+extern bool CatalogCheckExists(int64 pipeline_id, const char *check_name);
+extern void CatalogInsertCheck(int64 pipeline_id, const char *check_name,
+							   const char *check_sql);
+extern bool CatalogDeleteCheck(int64 pipeline_id, const char *check_name);
 
 /* window state */
 extern bool CatalogHighWater(int64 pipeline_id, TimestampTz *high_water);

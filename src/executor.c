@@ -22,6 +22,9 @@
  * bounds of its own type (local time for timestamp, local dates for date),
  * so an index on that column serves it.
  *
+ * Then the pipeline's data checks (checks.c) run on the rows just written,
+ * in the same transaction and sandbox; one that fails fails the window.
+ *
  * ExecuteWindowGuarded wraps a window in a subtransaction: a failure rolls
  * back the window's statements and leaves the transaction usable, so that
  * the failure itself can be recorded and committed.
@@ -42,6 +45,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "checks.h"
 #include "executor.h"
 #include "progress.h"
 #include "sandbox.h"
@@ -87,6 +91,8 @@ WindowExecutorCreate(Pipeline *pipeline)
 					 pipeline->query, event_time, event_time, event_time);
 	executor->insert_sql = sql.data;
 
+	executor->checks = ChecksLoad(pipeline);
+
 	executor->window_context = AllocSetContextCreate(CurrentMemoryContext,
 													 "microbatch window",
 													 ALLOCSET_DEFAULT_SIZES);
@@ -102,6 +108,7 @@ WindowExecutorDestroy(WindowExecutor *executor)
 	if (executor->insert_plan)
 		SPI_freeplan(executor->insert_plan);
 	executor->delete_plan = executor->insert_plan = NULL;
+	ChecksFree(executor->checks);
 	MemoryContextDelete(executor->window_context);
 }
 
@@ -210,6 +217,7 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 						   pipeline->event_time),
 				 errhint("Filter the query's source on $1 and $2, and derive \"%s\" from the source's event time.",
 						 pipeline->event_time)));
+	ChecksRun(executor, start, end, bounds, event_bounds, outcome->rows_inserted);
 
 	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)

@@ -23,6 +23,7 @@ typedef struct WindowExecutor
 	char	   *insert_sql;
 	SPIPlanPtr	delete_plan;	/* prepared on the first window, then kept */
 	SPIPlanPtr	insert_plan;
+	List	   *checks;			/* the pipeline's data checks (checks.c) */
 	MemoryContext window_context;	/* reset after every window */
 } WindowExecutor;
 

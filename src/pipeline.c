@@ -8,6 +8,8 @@
  * input leaves the catalog as it was.  The query is parsed and analysed the
  * way it will later run: $1 and $2 typed timestamptz, with the caller's
  * search_path, which is stored with the pipeline and re-applied at run time.
+ * Parse errors point into the query (QueryErrorPosition), as they do in the
+ * body of an SQL function.
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +36,7 @@
 #include "catalog.h"
 #include "cron.h"
 #include "pipeline.h"
+#include "refresh.h"
 #include "runlock.h"
 #include "sandbox.h"
 
@@ -54,7 +57,6 @@ static char *CheckQuery(const char *query, Pipeline *pipeline, List **columns);
 static bool FindParams(Node *node, ParamUse *use);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
-static char *ArgText(FunctionCallInfo fcinfo, int arg, const char *what);
 
 PG_FUNCTION_INFO_V1(microbatch_register);
 PG_FUNCTION_INFO_V1(microbatch_alter);
@@ -108,8 +110,7 @@ PipelineCheckRunnable(Pipeline *pipeline)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("owner of pipeline \"%s\" no longer exists", pipeline->name),
-				 errdetail("Role %u was dropped; a pipeline runs as its owner, so it cannot run.",
-						   pipeline->owner),
+				 errdetail("Its owner role was dropped; a pipeline runs as its owner, so it cannot run."),
 				 errhint("A superuser can drop it with mb_drop('%s') and register it again as another role.",
 						 pipeline->name)));
 	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(pipeline->target)))
@@ -165,6 +166,41 @@ PipelineQueryColumns(Pipeline *pipeline)
 	(void) CheckQuery(pipeline->query, pipeline, &columns);
 	SandboxLeave(&sandbox);
 	return columns;
+}
+
+/*
+ * QueryErrorPosition is an error context callback for parsing a query given
+ * as an argument (a pipeline's query, a check).  As for the body of an SQL
+ * function, it turns the error's position in that text into an internal
+ * position with the text as the internal query, so that psql shows the
+ * query and points into it, rather than into the outer call.
+ */
+void
+QueryErrorPosition(void *arg)
+{
+	int			position = geterrposition();
+
+	if (position > 0)
+	{
+		errposition(0);
+		internalerrposition(position);
+		internalerrquery((const char *) arg);
+	}
+}
+
+/*
+ * PipelineCheckAllowReset refuses to reset or backfill a pipeline protected
+ * with mb_alter(name, allow_reset => false), as dbt's full_refresh: false.
+ */
+void
+PipelineCheckAllowReset(Pipeline *pipeline, const char *function)
+{
+	if (!pipeline->allow_reset)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pipeline \"%s\" does not allow %s", pipeline->name, function),
+				 errdetail("Its allow_reset option is false, which protects its windows from mb_reset and mb_backfill."),
+				 errhint("Allow them with mb_alter('%s', allow_reset => true).", pipeline->name)));
 }
 
 /* CheckName enforces 1..63 characters of [a-z0-9_], a letter first. */
@@ -262,6 +298,55 @@ FindParams(Node *node, ParamUse *use)
 }
 
 /*
+ * AnalyseSelect parses and analyses sql, which must be one SELECT that
+ * writes nothing, with $1 and $2 of param_types; errors in it point into
+ * it.  "what" names the statement in errors, with a hint if given.  It
+ * returns the analysed statement and, in *text, the statement's own text
+ * without a trailing semicolon.
+ */
+Query *
+AnalyseSelect(const char *sql, const char *what, Oid *param_types, const char *hint,
+			  char **text)
+{
+	ErrorContextCallback position_callback;
+	List	   *statements;
+	RawStmt    *raw;
+	Query	   *analysed;
+
+	/* errors in the statement point into it, not into the outer call */
+	position_callback.callback = QueryErrorPosition;
+	position_callback.arg = (void *) sql;
+	position_callback.previous = error_context_stack;
+	error_context_stack = &position_callback;
+	statements = raw_parser(sql, RAW_PARSE_DEFAULT);
+	error_context_stack = position_callback.previous;
+
+	if (list_length(statements) != 1 ||
+		!IsA(((RawStmt *) linitial(statements))->stmt, SelectStmt) ||
+		((SelectStmt *) ((RawStmt *) linitial(statements))->stmt)->intoClause != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a single SELECT statement", what),
+				 errdetail("Found %d statement%s.", list_length(statements),
+						   list_length(statements) == 1 ? " that is not a SELECT" : "s"),
+				 hint ? errhint("%s", hint) : 0));
+
+	raw = linitial(statements);
+	*text = raw->stmt_len > 0 ? pnstrdup(sql + raw->stmt_location, raw->stmt_len)
+		: pstrdup(sql + raw->stmt_location);
+
+	error_context_stack = &position_callback;
+	analysed = parse_analyze_fixedparams(raw, *text, param_types, 2, NULL);
+	error_context_stack = position_callback.previous;
+	if (analysed->commandType != CMD_SELECT || analysed->hasModifyingCTE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a single SELECT statement", what),
+				 errdetail("Data-modifying statements in WITH are not allowed.")));
+	return analysed;
+}
+
+/*
  * CheckQuery requires one SELECT that uses $1 and $2 and whose columns the
  * target has and can take, including the event-time column.  It returns the
  * statement's own text (without a trailing semicolon) and, in *columns, the
@@ -270,8 +355,6 @@ FindParams(Node *node, ParamUse *use)
 static char *
 CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 {
-	List	   *statements = raw_parser(query, RAW_PARSE_DEFAULT);
-	RawStmt    *raw;
 	Query	   *analysed;
 	Oid			param_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	ParamUse	use = {false, false};
@@ -279,27 +362,8 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 	char	   *text;
 	bool		has_event_time = false;
 
-	if (list_length(statements) != 1 ||
-		!IsA(((RawStmt *) linitial(statements))->stmt, SelectStmt) ||
-		((SelectStmt *) ((RawStmt *) linitial(statements))->stmt)->intoClause != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query of pipeline \"%s\" must be a single SELECT statement",
-						pipeline->name),
-				 errdetail("Found %d statement%s.", list_length(statements),
-						   list_length(statements) == 1 ? " that is not a SELECT" : "s")));
-
-	raw = linitial(statements);
-	text = raw->stmt_len > 0 ? pnstrdup(query + raw->stmt_location, raw->stmt_len)
-		: pstrdup(query + raw->stmt_location);
-
-	analysed = parse_analyze_fixedparams(raw, text, param_types, 2, NULL);
-	if (analysed->commandType != CMD_SELECT || analysed->hasModifyingCTE)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query of pipeline \"%s\" must be a single SELECT statement",
-						pipeline->name),
-				 errdetail("Data-modifying statements in WITH are not allowed.")));
+	analysed = AnalyseSelect(query, psprintf("query of pipeline \"%s\"", pipeline->name),
+							 param_types, NULL, &text);
 
 	(void) query_tree_walker(analysed, FindParams, (void *) &use, 0);
 	if (!use.start || !use.end)
@@ -398,9 +462,9 @@ CheckOptions(Pipeline *p)
 				 errmsg("max_parallel must be at least 1, got %d", p->max_parallel)));
 }
 
-/* ArgText returns a required text argument, refusing NULL. */
-static char *
-ArgText(FunctionCallInfo fcinfo, int arg, const char *what)
+/* RequiredTextArg returns a required text argument, refusing NULL. */
+char *
+RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what)
 {
 	if (PG_ARGISNULL(arg))
 		ereport(ERROR,
@@ -431,19 +495,20 @@ microbatch_register(PG_FUNCTION_ARGS)
 							 "batch_size", "begin_at", "lookback", "end_at",
 							 "time_zone", "max_parallel", "on_error"}[arg])));
 
-	p->name = ArgText(fcinfo, 0, "pipeline name");
+	p->name = RequiredTextArg(fcinfo, 0, "pipeline name");
 	p->owner = GetUserId();
 	p->target = PG_GETARG_OID(1);
-	p->event_time = ArgText(fcinfo, 2, "event_time");
-	p->query = ArgText(fcinfo, 3, "query");
+	p->event_time = RequiredTextArg(fcinfo, 2, "event_time");
+	p->query = RequiredTextArg(fcinfo, 3, "query");
 	p->begin_at = PG_GETARG_TIMESTAMPTZ(5);
 	p->lookback = PG_GETARG_INT32(6);
 	p->has_end_at = !PG_ARGISNULL(7);
 	p->end_at = p->has_end_at ? PG_GETARG_TIMESTAMPTZ(7) : DT_NOEND;
 	p->max_parallel = PG_GETARG_INT32(9);
-	on_error = ArgText(fcinfo, 10, "on_error");
+	on_error = RequiredTextArg(fcinfo, 10, "on_error");
 	p->continue_on_error = strcmp(on_error, "continue") == 0;
 	p->enabled = true;
+	p->allow_reset = true;
 	p->search_path = GetConfigOptionByName("search_path", NULL, false);
 
 	CheckName(p->name);
@@ -453,7 +518,7 @@ microbatch_register(PG_FUNCTION_ARGS)
 				 errmsg("pipeline \"%s\" already exists", p->name),
 				 errhint("Choose another name, or change the pipeline with mb_alter.")));
 	CheckTarget(p->target, p->owner);
-	GridInit(&p->grid, ArgText(fcinfo, 4, "batch_size"), ArgText(fcinfo, 8, "time_zone"));
+	GridInit(&p->grid, RequiredTextArg(fcinfo, 4, "batch_size"), RequiredTextArg(fcinfo, 8, "time_zone"));
 	p->batch_size = pstrdup(p->grid.batch_size);
 	p->time_zone = pstrdup(GridCanonicalZone(text_to_cstring(PG_GETARG_TEXT_PP(8))));
 	(void) CheckEventTime(p->target, p->event_time, &p->grid);
@@ -467,15 +532,18 @@ microbatch_register(PG_FUNCTION_ARGS)
 }
 
 /*
- * mb_alter(name, query, lookback, end_at, max_parallel, on_error, enabled)
- * changes the given options; NULL keeps an option as it is and an end_at of
- * 'infinity' removes the end.  The grid cannot change.
+ * mb_alter(name, query, lookback, end_at, max_parallel, on_error, enabled,
+ * begin_at, allow_reset) changes the given options; NULL keeps an option as
+ * it is and an end_at of 'infinity' removes the end.  The grid cannot
+ * change, but begin_at can move along it (RefreshMoveBeginAt).  Before 0.3
+ * the function had seven arguments.
  */
 Datum
 microbatch_alter(PG_FUNCTION_ARGS)
 {
-	Pipeline   *p = PipelineOpen(ArgText(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
+	Pipeline   *p = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
 	List	   *columns;
+	TimestampTz old_begin_at = p->begin_at;
 
 	if (!PG_ARGISNULL(2))
 		p->lookback = PG_GETARG_INT32(2);
@@ -497,6 +565,13 @@ microbatch_alter(PG_FUNCTION_ARGS)
 	}
 	if (!PG_ARGISNULL(6))
 		p->enabled = PG_GETARG_BOOL(6);
+	if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+	{
+		GridCheckFinite(PG_GETARG_TIMESTAMPTZ(7), "begin_at");
+		p->begin_at = GridFloor(&p->grid, PG_GETARG_TIMESTAMPTZ(7));
+	}
+	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
+		p->allow_reset = PG_GETARG_BOOL(8);
 	CheckOptions(p);
 	if (!PG_ARGISNULL(1))
 	{
@@ -505,20 +580,27 @@ microbatch_alter(PG_FUNCTION_ARGS)
 		p->search_path = GetConfigOptionByName("search_path", NULL, false);
 		p->query = CheckQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), p, &columns);
 	}
+	if (p->begin_at != old_begin_at)
+		RefreshMoveBeginAt(p);
 	CatalogUpdatePipeline(p);
 	PG_RETURN_VOID();
 }
 
 /*
- * mb_reset(name) forgets every window of a pipeline, so that the next run
- * starts again at begin_at.  It refuses while a run holds the pipeline.
+ * mb_reset(name, purge) forgets every window of a pipeline, so that the next
+ * run starts again at begin_at; purge also deletes the target's rows outside
+ * the grid's range (RefreshPurge).  It refuses while a run holds the
+ * pipeline, and for a pipeline that does not allow resets.
  */
 Datum
 microbatch_reset(PG_FUNCTION_ARGS)
 {
-	Pipeline   *p = PipelineOpen(ArgText(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
+	Pipeline   *p = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
 
+	PipelineCheckAllowReset(p, "mb_reset");
 	RunLockAcquire(p, false);
+	if (PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
+		RefreshPurge(p);
 	CatalogResetPipeline(p);
 	PG_RETURN_VOID();
 }
@@ -530,7 +612,7 @@ microbatch_reset(PG_FUNCTION_ARGS)
 Datum
 microbatch_drop(PG_FUNCTION_ARGS)
 {
-	Pipeline   *p = PipelineOpen(ArgText(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
+	Pipeline   *p = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
 
 	RunLockAcquire(p, false);
 	(void) CronUnschedule(p, true);

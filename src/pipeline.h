@@ -9,6 +9,7 @@
 #define MICROBATCH_PIPELINE_H
 
 #include "datatype/timestamp.h"
+#include "nodes/parsenodes.h"
 #include "grid.h"
 
 typedef struct Pipeline
@@ -31,6 +32,7 @@ typedef struct Pipeline
 	char	   *search_path;
 	TimestampTz contiguous_until;
 	TransactionId xmin;			/* of the catalog row: was it written by us? */
+	bool		allow_reset;	/* false: mb_reset and mb_backfill refuse it */
 
 	Grid		grid;			/* built from batch_size and time_zone */
 } Pipeline;
@@ -44,8 +46,13 @@ typedef enum PipelineUse
 } PipelineUse;
 
 extern Pipeline *PipelineOpen(const char *name, PipelineUse use);
+extern Query *AnalyseSelect(const char *sql, const char *what, Oid *param_types,
+							 const char *hint, char **text);
+extern char *RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void PipelineCheckRunnable(Pipeline *pipeline);
 extern Oid	PipelineEventTimeType(Pipeline *pipeline);
 extern List *PipelineQueryColumns(Pipeline *pipeline);
+extern void PipelineCheckAllowReset(Pipeline *pipeline, const char *function);
+extern void QueryErrorPosition(void *arg);
 
 #endif							/* MICROBATCH_PIPELINE_H */

@@ -431,6 +431,7 @@ microbatch_backfill(PG_FUNCTION_ARGS)
 	GridCheckRange(PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2), "start_time", "end_time");
 	pipeline = PipelineOpen(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							PIPELINE_RUN);
+	PipelineCheckAllowReset(pipeline, "mb_backfill");
 	max_parallel = ArgMaxParallel(fcinfo, 3, pipeline);
 
 	/* in this session it commits per window; in workers it need not */
@@ -476,6 +477,15 @@ microbatch_backfill_all(PG_FUNCTION_ARGS)
 		if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
 			continue;
 		PipelineCheckRunnable(pipeline);
+		if (!pipeline->allow_reset)
+		{
+			ereport(NOTICE,
+					(errmsg("skipping pipeline \"%s\": it does not allow mb_backfill",
+							pipeline->name),
+					 errhint("Allow it with mb_alter('%s', allow_reset => true).",
+							 pipeline->name)));
+			continue;
+		}
 		RunPipeline(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(0),
 					PG_GETARG_TIMESTAMPTZ(1), pipeline->max_parallel,
 					pipeline->max_parallel == 1, &summary);

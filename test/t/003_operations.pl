@@ -1,7 +1,7 @@
 # Operations: a pg_cron schedule that runs and succeeds, the no-pg_cron
 # error, dropped targets and a dropped extension leaving no job behind,
-# dump/restore of pipelines and state, the 0.1 -> 0.3 upgrade, and pruning
-# of run history (DESIGN §3, §4.10).
+# dump/restore of pipelines, state and data checks, the 0.1 -> 0.2 -> 0.3
+# upgrades, and pruning of run history (DESIGN §3, §4.10, §8).
 use strict;
 use warnings;
 use FindBin;
@@ -98,6 +98,16 @@ $node->safe_psql('postgres', "SELECT mb_drop('doomed')");
 # dump and restore: pipelines, window state and history survive, and plan the same
 $node->safe_psql('postgres', "CALL mb_backfill('cron_daily', '2024-01-02', '2024-01-03')");
 $node->safe_psql('postgres', "UPDATE events SET amount = amount WHERE false");
+$node->safe_psql('postgres', q{
+SELECT mb_add_check('cron_daily', 'enough_clients', 'min_rows 5');
+SELECT mb_add_check('cron_daily', 'has_totals', 'not_null total, n');
+SELECT mb_add_check('cron_daily', 'no_refunds',
+  $$SELECT bool_and(total >= 0) FROM cron_daily WHERE day >= $1 AND day < $2$$);
+SELECT mb_alter('cron_daily', allow_reset => false);
+});
+my $checks_query = "SELECT p.name, c.check_name, c.check_sql FROM microbatch.checks c "
+	. "JOIN microbatch.pipelines p ON p.id = c.pipeline_id ORDER BY 1, 2";
+my $checks_before = $node->safe_psql('postgres', $checks_query);
 my $plan_before = $node->safe_psql('postgres', "SELECT * FROM mb_plan('cron_daily')");
 my $state_before = $node->safe_psql('postgres',
 	"SELECT window_start, window_end, status, attempts FROM microbatch.windows ORDER BY 1");
@@ -120,8 +130,29 @@ is($node->safe_psql('restored',
 	"SELECT window_start, window_end, status, attempts FROM microbatch.windows ORDER BY 1"),
 	$state_before, 'window state is restored');
 is($node->safe_psql('restored', "SELECT count(*) FROM microbatch.runs"), $runs_before, 'run history is restored');
+is($node->safe_psql('restored', $checks_query), $checks_before, 'data checks are restored');
+like($checks_before, qr/enough_clients\|min_rows 5.*has_totals.*no_refunds\|SELECT bool_and/s,
+	'with their definitions');
+is($node->safe_psql('restored', "SELECT allow_reset FROM microbatch.pipelines WHERE name = 'cron_daily'"),
+	'f', 'allow_reset is restored');
 ($ret, $out, $err) = $node->psql('restored', "SELECT windows, succeeded FROM mb_run('cron_daily')");
 is($out, '1|1', 'the restored pipeline runs from its restored state');
+# the restored checks are in force: a day with too few clients fails and keeps its rows
+$node->safe_psql('restored',
+	"DELETE FROM events WHERE created_at >= '2024-01-02' AND created_at < '2024-01-03' AND client >= 3");
+($ret, $out, $err) = $node->psql('restored', "CALL mb_backfill('cron_daily', '2024-01-02', '2024-01-03')");
+like($err, qr/pipeline "cron_daily" does not allow mb_backfill/, 'the restored pipeline refuses a backfill');
+$node->safe_psql('restored', "SELECT mb_alter('cron_daily', allow_reset => true)");
+($ret, $out, $err) = $node->psql('restored', "CALL mb_backfill('cron_daily', '2024-01-02', '2024-01-03')");
+like($err,
+	qr/NOTICE:  cron_daily: 1 of 1 FAILED day \[2024-01-02 00:00:00\+00, 2024-01-03 00:00:00\+00\): check "enough_clients" failed for window day \[2024-01-02 00:00:00\+00, 2024-01-03 00:00:00\+00\): 3 rows inserted, min_rows is 5/,
+	'a restored check fails the window, and the progress line names it');
+like($err, qr/ERROR:  pipeline "cron_daily": 1 of 1 windows failed/, 'the backfill ends with an error');
+is($node->safe_psql('restored',
+	"SELECT status, sqlstate FROM microbatch.windows WHERE window_start = '2024-01-02'"),
+	'failed|23514', 'the window is recorded failed with SQLSTATE 23514');
+is($node->safe_psql('restored', "SELECT count(*) FROM cron_daily WHERE day = '2024-01-02'"), '10',
+	'and keeps its old rows');
 is($node->safe_psql('restored',
 	"SELECT mb_register('fresh', 'cron_daily', 'day', \$\$SELECT date_trunc('day', created_at) AS day, count(*) AS n FROM events WHERE created_at >= \$1 AND created_at < \$2 GROUP BY 1\$\$, 'day', '2024-01-01') > (SELECT max(id) FROM microbatch.pipelines WHERE name <> 'fresh')"),
 	't', 'restored sequences hand out new ids');
@@ -135,7 +166,7 @@ $node->safe_psql('postgres', 'DROP EXTENSION microbatch CASCADE');
 is($node->safe_psql('postgres', "SELECT string_agg(jobname, ',') FROM cron.job"), 'someone_else',
 	'DROP EXTENSION removes its jobs and no others');
 
-# upgrade 0.1 -> 0.3 keeps every pipeline and window
+# upgrade 0.1 -> 0.2 keeps every pipeline and window
 $node->safe_psql('postgres', q{
 CREATE EXTENSION microbatch VERSION '0.1';
 CREATE TABLE up (day timestamptz, client int, n bigint, total numeric);
@@ -146,13 +177,22 @@ SELECT mb_register('up', 'up', 'day',
 CALL mb_backfill('up', '2024-01-01', '2024-01-04');
 });
 my $before = $node->safe_psql('postgres', "SELECT * FROM microbatch.windows ORDER BY window_start");
-$node->safe_psql('postgres', "ALTER EXTENSION microbatch UPDATE TO '0.3'");
-is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'microbatch'"), '0.3',
-	'the extension updates to 0.3');
+$node->safe_psql('postgres', "ALTER EXTENSION microbatch UPDATE TO '0.2'");
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'microbatch'"), '0.2',
+	'the extension updates to 0.2');
 is($node->safe_psql('postgres', "SELECT * FROM microbatch.windows ORDER BY window_start"), $before,
 	'the update keeps window state');
 is($node->safe_psql('postgres', "SELECT * FROM mb_plan('up')"),
 	"2024-01-03 00:00:00+00|2024-01-04 00:00:00+00|lookback", 'and the updated pipeline plans from it');
+$node->safe_psql('postgres', "ALTER EXTENSION microbatch UPDATE TO '0.3'");
+is($node->safe_psql('postgres', "SELECT extversion FROM pg_extension WHERE extname = 'microbatch'"), '0.3',
+	'the extension updates to 0.3');
+is($node->safe_psql('postgres', "SELECT * FROM microbatch.windows ORDER BY window_start"), $before,
+	'that update keeps window state too');
+is($node->safe_psql('postgres', "SELECT allow_reset FROM microbatch.pipelines WHERE name = 'up'"), 't',
+	'existing pipelines allow resets');
+$node->safe_psql('postgres', "SELECT mb_add_check('up', 'some_rows', 'min_rows 1')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.checks"), '1', 'and take checks');
 
 # pruning history: old runs go, the runs that windows' latest states point to stay
 $node->safe_psql('postgres', "SET microbatch.progress = off; CALL mb_backfill('up', '2024-01-01', '2024-01-02'); CALL mb_backfill('up', '2024-01-01', '2024-01-02')");

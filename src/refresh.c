@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * refresh.c
+ *	  Full refresh of a pipeline's target and moving its beginning.
+ *
+ * A full refresh (dbt's --full-refresh) is mb_reset(name, purge => true):
+ * the window state is forgotten, so the next run processes every window
+ * from begin_at again, and the purge deletes the target's rows that no
+ * window would replace, those outside [begin_at, end_at) (and those without
+ * an event time).  After the next run the target holds exactly what a
+ * pipeline registered afresh would have written.  Rows inside the range are
+ * left for their windows to replace, so readers never see the target empty.
+ *
+ * The purge is the pipeline's own DELETE, widened: it runs as the owner in
+ * the same sandbox as a window (SECURITY_RESTRICTED_OPERATION, the owner's
+ * search_path, the pipeline's TimeZone so that timestamp and date columns
+ * compare as local times), with the bounds as parameters and operators
+ * qualified with pg_catalog.
+ *
+ * begin_at moves along the grid (mb_alter): earlier, the windows it adds
+ * have no state and the next run fills them as missing; later, the state of
+ * the windows before it is forgotten.  Both take the run lock first.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "refresh.h"
+#include "runlock.h"
+#include "sandbox.h"
+
+/*
+ * RefreshPurge deletes the target's rows outside [begin_at, end_at), as the
+ * pipeline's owner, and returns how many.  The caller holds the run lock.
+ */
+int64
+RefreshPurge(Pipeline *pipeline)
+{
+	const char *event_time = quote_identifier(pipeline->event_time);
+	Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[2] = {TimestampTzGetDatum(pipeline->begin_at),
+	TimestampTzGetDatum(pipeline->end_at)};
+	StringInfoData sql;
+	Sandbox		sandbox;
+	int64		purged;
+	int			rc;
+
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(pipeline->target)))
+		PipelineCheckRunnable(pipeline);	/* reports the missing target */
+	(void) PipelineEventTimeType(pipeline); /* reports a missing column */
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "DELETE FROM %s WHERE NOT COALESCE(%s OPERATOR(pg_catalog.>=) $1",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(pipeline->target)),
+												get_rel_name(pipeline->target)),
+					 event_time);
+	if (pipeline->has_end_at)
+		appendStringInfo(&sql, " AND %s OPERATOR(pg_catalog.<) $2", event_time);
+	appendStringInfoString(&sql, ", false)");
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, pipeline->time_zone);
+
+	rc = SPI_execute_with_args(sql.data, pipeline->has_end_at ? 2 : 1, types, values,
+							   NULL, false, 0);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "purge of pipeline \"%s\" failed: %s", pipeline->name,
+			 SPI_result_code_string(rc));
+	purged = SPI_processed;
+
+	SandboxLeave(&sandbox);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return purged;
+}
+
+/*
+ * RefreshMoveBeginAt stores the pipeline's new begin_at (already floored to
+ * the grid and checked) and forgets the state of the windows before it.
+ */
+void
+RefreshMoveBeginAt(Pipeline *pipeline)
+{
+	RunLockAcquire(pipeline, false);
+	CatalogMoveBeginAt(pipeline->id, pipeline->begin_at);
+}
