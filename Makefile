@@ -19,7 +19,8 @@ OBJS = \
 	src/lifecycle.o \
 	src/worker.o \
 	src/cron.o \
-	src/sandbox.o
+	src/sandbox.o \
+	src/citus.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC = "microbatch - incremental time-window pipelines"

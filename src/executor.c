@@ -22,6 +22,9 @@
  * bounds of its own type (local time for timestamp, local dates for date),
  * so an index on that column serves it.
  *
+ * On a Citus cluster the window's settings are adapted so that it behaves
+ * there as on one node (citus.c).
+ *
  * Then the pipeline's data checks (checks.c) run on the rows just written,
  * in the same transaction and sandbox; one that fails fails the window.
  *
@@ -46,6 +49,7 @@
 #include "utils/timestamp.h"
 
 #include "checks.h"
+#include "citus.h"
 #include "executor.h"
 #include "progress.h"
 #include "sandbox.h"
@@ -92,6 +96,7 @@ WindowExecutorCreate(Pipeline *pipeline)
 	executor->insert_sql = sql.data;
 
 	executor->checks = ChecksLoad(pipeline);
+	executor->on_citus = CitusActive();
 
 	executor->window_context = AllocSetContextCreate(CurrentMemoryContext,
 													 "microbatch window",
@@ -186,6 +191,8 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, pipeline->time_zone);
+	if (executor->on_citus)
+		CitusEnterWindow(pipeline->time_zone);
 
 	if (executor->delete_plan == NULL)
 		PrepareStatements(executor);
@@ -220,6 +227,8 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 	ChecksRun(executor, start, end, bounds, event_bounds, outcome->rows_inserted);
 
 	SandboxLeave(&sandbox);
+	if (executor->on_citus)
+		CitusLeaveWindow();
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 }

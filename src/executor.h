@@ -25,6 +25,7 @@ typedef struct WindowExecutor
 	SPIPlanPtr	insert_plan;
 	List	   *checks;			/* the pipeline's data checks (checks.c) */
 	MemoryContext window_context;	/* reset after every window */
+	bool		on_citus;		/* the database runs Citus (citus.c) */
 } WindowExecutor;
 
 extern WindowExecutor *WindowExecutorCreate(Pipeline *pipeline);
