@@ -40,6 +40,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "executor.h"
 #include "progress.h"
 
