@@ -49,6 +49,12 @@ build() {
 		flock -u "$lock"
 		return 0
 	fi
+	if ! command -v mmdebstrap >/dev/null; then
+		echo "== installing mmdebstrap"
+		# two builds may start at once: apt waits for the other's lock
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 mmdebstrap >/dev/null
+	fi
 	echo "== PG $major: building the $release chroot in $root"
 	rm -rf "$root.new"
 	# no cluster is created at install: the suite makes its own

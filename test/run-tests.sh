@@ -84,6 +84,10 @@ run_local() {
 run_matrix() {
 	local majors=("$@") major logs pids passed=0 failed=0 line p f rc=0
 	logs=$(mktemp -d /tmp/microbatch-matrix.XXXXXX)
+	if ! command -v mmdebstrap >/dev/null; then
+		echo "== installing mmdebstrap"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
+	fi
 	# build the chroots first (network bound, all at once), then the suites
 	for major in "${majors[@]}"; do
 		bash test/chroot.sh build "$major" >"$logs/build-$major.log" 2>&1 &
