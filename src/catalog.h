@@ -86,5 +86,6 @@ extern void CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind,
 extern void CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome);
 extern void CatalogFinishRun(int64 run_id, const char *status, int skipped);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
+extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
 
 #endif							/* MICROBATCH_CATALOG_H */

@@ -50,6 +50,7 @@
 
 #include "checks.h"
 #include "citus.h"
+#include "compat.h"
 #include "executor.h"
 #include "progress.h"
 #include "sandbox.h"
