@@ -34,7 +34,7 @@ ms() {
 ms_call() {
 	local start end
 	start=$(date +%s%N)
-	sql -c "SET microbatch.progress = off; $1" >/dev/null
+	sql -c "SET microbatch.progress = off" -c "$1" >/dev/null
 	end=$(date +%s%N)
 	echo $(((end - start) / 1000000))
 }
@@ -106,4 +106,4 @@ d=$(med tenmin_dist); l=$(med tenmin_local)
 printf '%-56s %10s %10s %8.2f\n' "2. 200 ten-minute windows, empty source" "$d" "$l" "$(echo "$d / $l" | bc -l)"
 printf '%-56s %10.2f %10.2f\n' "   per window" "$(echo "$d / 200" | bc -l)" "$(echo "$l / 200" | bc -l)"
 p1=$(med par1); p2=$(med par2)
-printf '%-56s %10s %10s %8.2f\n' "3. distributed daily run, 1 worker vs 2 (speedup)" "$p1" "$p2" "$(echo "$p1 / $p2" | bc -l)"
+printf '%-56s %10.0f %10.0f %8.2f\n' "3. distributed daily run, 1 worker vs 2 (speedup)" "$p1" "$p2" "$(echo "$p1 / $p2" | bc -l)"

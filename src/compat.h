@@ -56,4 +56,9 @@ extern void MicrobatchInitMaterializedSRF(FunctionCallInfo fcinfo);
 	date2timestamptz_safe((date), NULL)
 #endif
 
+#if PG_VERSION_NUM < 140000
+/* strtoi64 came with PostgreSQL 14 */
+#define strtoi64(str, endptr, base) ((int64) strtoll((str), (endptr), (base)))
+#endif
+
 #endif							/* MICROBATCH_COMPAT_H */
