@@ -13,6 +13,9 @@
  * - missing / new: never processed, before / after the high-water mark;
  * - lookback: the `lookback` windows just before the high-water mark.
  *
+ * Windows of a pipeline whose upstreams have not succeeded through their
+ * end wait (deps.c): mb_plan shows them as "waiting", runs leave them out.
+ *
  * The plan is built from three index scans whose size follows the work to
  * do, not the history: the high-water mark (partial index on succeeded
  * windows), the windows not succeeded (partial index), and the state rows
@@ -43,11 +46,12 @@
 
 #include "compat.h"
 #include "catalog.h"
+#include "deps.h"
 #include "plan.h"
 #include "progress.h"
 
 static const char *const reason_names[REASON_COUNT] = {
-	"failed", "stale", "partial", "missing", "new", "lookback", "backfill"
+	"failed", "stale", "partial", "missing", "new", "lookback", "backfill", "waiting"
 };
 
 /* how many state rows the gap walk reads at a time */
@@ -69,6 +73,7 @@ static void PlanGaps(PlanBuilder *builder, bool has_high_water, TimestampTz high
 					 RunPlan *plan);
 static void PlanPending(PlanBuilder *builder, bool failed_only);
 static void PlanLookback(PlanBuilder *builder, TimestampTz high_water);
+static void PlanStale(PlanBuilder *builder);
 static void PlanBackfill(PlanBuilder *builder, TimestampTz from, TimestampTz to);
 
 PG_FUNCTION_INFO_V1(microbatch_plan);
@@ -193,6 +198,21 @@ PlanGaps(PlanBuilder *builder, bool has_high_water, TimestampTz high_water, RunP
 	list_free_deep(recorded);
 }
 
+/*
+ * PlanStale adds the processed windows that writers to tracked sources
+ * marked stale (track.c).
+ */
+static void
+PlanStale(PlanBuilder *builder)
+{
+	Pipeline   *pipeline = builder->pipeline;
+	ListCell   *lc;
+
+	foreach(lc, CatalogStaleWindows(pipeline->id, pipeline->begin_at, builder->limit,
+									builder->max_windows))
+		AddWindow(builder, ((WindowState *) lfirst(lc))->start, REASON_STALE);
+}
+
 /* PlanLookback adds the lookback windows just before the high-water mark. */
 static void
 PlanLookback(PlanBuilder *builder, TimestampTz high_water)
@@ -269,6 +289,7 @@ PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to)
 	{
 		has_high_water = CatalogHighWater(pipeline->id, &high_water);
 		PlanPending(&builder, false);
+		PlanStale(&builder);
 		PlanGaps(&builder, has_high_water, high_water, plan);
 		if (has_high_water)
 			PlanLookback(&builder, high_water);
@@ -327,6 +348,7 @@ microbatch_plan(PG_FUNCTION_ARGS)
 					   PG_GETARG_TIMESTAMPTZ(2));
 	}
 
+	DepsHoldWaiting(pipeline, plan, false);
 	ProgressTruncated(pipeline, plan);
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < plan->nwindows; i++)
