@@ -108,6 +108,28 @@ RESET ROLE;
 SELECT s.source FROM microbatch.sources s ORDER BY 1;
 SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'microbatch%' ORDER BY 1, 2;
 
+-- a partitioned source gets a row trigger, cloned to its partitions: a
+-- write straight into a partition is seen too
+SET ROLE mb_tracker;
+CREATE TABLE pclicks (at timestamptz, n int) PARTITION BY RANGE (at);
+CREATE TABLE pclicks_1 PARTITION OF pclicks FOR VALUES FROM ('2024-01-01') TO ('2024-01-06');
+CREATE TABLE pclicks_2 PARTITION OF pclicks FOR VALUES FROM ('2024-01-06') TO ('2024-01-11');
+INSERT INTO pclicks SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 1 FROM generate_series(0, 239) i;
+CREATE TABLE pclicks_daily (day timestamptz, n bigint);
+SELECT mb_register('pclicks_daily', 'pclicks_daily', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(n)::bigint AS n FROM pclicks
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-11', track => true) > 0 AS registered;
+SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%' ORDER BY 1, 2;
+SELECT windows FROM mb_run('pclicks_daily');
+INSERT INTO pclicks_2 VALUES ('2024-01-08 01:00', 5);
+UPDATE pclicks SET n = 2 WHERE at = '2024-01-02 01:00';
+SELECT * FROM mb_plan('pclicks_daily');
+SELECT mb_drop('pclicks_daily');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%';
+DROP TABLE pclicks, pclicks_daily;
+RESET ROLE;
+
 -- untracking removes the trigger; dropping a source forgets it
 SET ROLE mb_tracker;
 SELECT mb_untrack('clicks_daily', 'clicks'), mb_untrack('clicks_daily', 'clicks');

@@ -15,7 +15,12 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -23,6 +28,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -883,6 +890,8 @@ CatalogFinishRun(int64 run_id, const char *status, int skipped)
  * pipelines.reads (track.c, deps.c).
  */
 
+static void InsertStaleMarksSPI(int count, int64 *pipeline_ids, TimestampTz *starts);
+
 static CatalogStatement insert_stale_marks = {
 	"INSERT INTO microbatch.stale (pipeline_id, window_start) "
 	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
@@ -909,9 +918,53 @@ CatalogHasTracking(void)
 	return OidIsValid(namespace) && OidIsValid(get_relname_relid("stale", namespace));
 }
 
-/* CatalogInsertStaleMarks stores a stale mark per (pipeline, window start). */
+/*
+ * CatalogInsertStaleMarks stores a stale mark per (pipeline, window start).
+ * Every writer to a tracked source calls this once per transaction, so it
+ * inserts the rows straight into the heap and the one index, as core's
+ * catalog code does: no statement, hence no name that could be resolved,
+ * no plan, no settings to change.  Should the table ever have other
+ * indexes, it goes through SPI like every other catalog statement.
+ */
 void
 CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts)
+{
+	Oid			namespace = get_namespace_oid("microbatch", false);
+	Relation	stale = table_open(get_relname_relid("stale", namespace), RowExclusiveLock);
+	List	   *indexes = RelationGetIndexList(stale);
+	Oid			index_oid = get_relname_relid("stale_window_idx", namespace);
+	Relation	index;
+	IndexInfo  *index_info;
+	int			i;
+
+	if (list_length(indexes) != 1 || linitial_oid(indexes) != index_oid)
+	{
+		table_close(stale, RowExclusiveLock);
+		InsertStaleMarksSPI(count, pipeline_ids, starts);
+		return;
+	}
+	index = index_open(index_oid, RowExclusiveLock);
+	index_info = BuildIndexInfo(index);
+	for (i = 0; i < count; i++)
+	{
+		Datum		values[3] = {Int64GetDatum(pipeline_ids[i]), TimestampTzGetDatum(starts[i]),
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
+		bool		nulls[3] = {false, false, false};
+		HeapTuple	tuple = heap_form_tuple(RelationGetDescr(stale), values, nulls);
+
+		/* the index is on (pipeline_id, window_start): the first two columns */
+		simple_heap_insert(stale, tuple);
+		(void) index_insert(index, values, nulls, &tuple->t_self, stale, UNIQUE_CHECK_NO,
+							false, index_info);
+		heap_freetuple(tuple);
+	}
+	index_close(index, RowExclusiveLock);
+	table_close(stale, RowExclusiveLock);
+}
+
+/* InsertStaleMarksSPI stores stale marks with an INSERT statement. */
+static void
+InsertStaleMarksSPI(int count, int64 *pipeline_ids, TimestampTz *starts)
 {
 	CatalogSession session;
 	Datum	   *ids = palloc(sizeof(Datum) * count);

@@ -8,19 +8,26 @@
  * A pipeline that tracks a source (microbatch.sources) is told exactly
  * which of its windows changed, so that lookback can be 0.
  *
- * Capture.  mb_track puts two triggers on the source, both calling
- * microbatch.track_changes(): a BEFORE ... FOR EACH ROW trigger for INSERT
- * (and COPY), UPDATE (old and new row), DELETE and MERGE, and an AFTER
- * TRUNCATE trigger.  The row trigger only computes the window each event
- * time falls into, in every tracking pipeline's grid, and adds it to a
- * per-transaction set (consecutive rows of one window cost one comparison);
- * the set is written as stale marks, one row per pipeline and window, just
- * before the transaction commits (XACT_EVENT_PRE_COMMIT), as the catalog
- * owner with search_path pinned (catalog.c).  A transaction that touches two
- * distant days writes two marks, never the days between.  TRUNCATE marks
- * every window with a state row at once.  A statement-level trigger with
- * transition tables was measured against this (doc/benchmarks.md): copying
- * every row into a tuplestore costs more than looking at it in place.
+ * Capture.  mb_track puts triggers on the source that all call
+ * microbatch.track_changes(): on a plain table, AFTER INSERT (and COPY),
+ * AFTER UPDATE (old and new rows) and AFTER DELETE statement-level triggers
+ * with transition tables (MERGE fires them too), and AFTER TRUNCATE.  A
+ * partitioned table gets one BEFORE INSERT OR UPDATE OR DELETE ... FOR
+ * EACH ROW trigger instead, because PostgreSQL clones row triggers to the
+ * partitions, so that a write straight into a partition is seen, while a
+ * partition cannot have transition tables.  Either way the function only
+ * places each event time on every tracking pipeline's grid and adds the
+ * window to a per-transaction set (sorted; a row in a window already in the
+ * set costs a binary search, not a grid computation); the set is written as
+ * stale marks, one row per pipeline and window, just before the transaction
+ * commits (XACT_EVENT_PRE_COMMIT), as the catalog owner (catalog.c).  A
+ * transaction that touches two distant days writes two marks, never the
+ * days between.  TRUNCATE marks every window with a state row at once.
+ *
+ * Statement level was chosen over row level by measurement
+ * (doc/benchmarks.md): a BEFORE ROW trigger makes COPY give up its
+ * multi-row inserts and doubles its time, while the transition table costs
+ * a copy of each row; for single-row transactions both cost the same.
  *
  * Marks are written for every changed window, processed or not: whether a
  * window has been processed is exactly what may be changing concurrently
@@ -138,6 +145,7 @@ typedef struct ChangedWindows
 	int			count;
 	int			capacity;
 	TimestampTz *starts;		/* sorted, distinct */
+	TimestampTz *ends;			/* the end of each of them */
 	TimestampTz last_start;		/* the window of the last row, for a quick hit */
 	TimestampTz last_end;
 } ChangedWindows;
@@ -351,10 +359,16 @@ AddChange(int tracker, TimestampTz start, TimestampTz end)
 		changed->starts = changed->starts == NULL ?
 			MemoryContextAlloc(changes_context, sizeof(TimestampTz) * changed->capacity) :
 			repalloc(changed->starts, sizeof(TimestampTz) * changed->capacity);
+		changed->ends = changed->ends == NULL ?
+			MemoryContextAlloc(changes_context, sizeof(TimestampTz) * changed->capacity) :
+			repalloc(changed->ends, sizeof(TimestampTz) * changed->capacity);
 	}
 	memmove(&changed->starts[low + 1], &changed->starts[low],
 			sizeof(TimestampTz) * (changed->count - low));
+	memmove(&changed->ends[low + 1], &changed->ends[low],
+			sizeof(TimestampTz) * (changed->count - low));
 	changed->starts[low] = start;
+	changed->ends[low] = end;
 	changed->count++;
 }
 
@@ -372,6 +386,57 @@ SkipForReplacement(TrackedRelation *tracked, Tracker *tracker)
 		strcmp(tracker->row.event_time, replacing_event_time) == 0;
 }
 
+/*
+ * KnownWindow tells whether an instant falls into a window already
+ * collected (a binary search: far cheaper than placing it on the grid), and
+ * remembers that window for the next row.
+ */
+static inline bool
+KnownWindow(ChangedWindows *changed, TimestampTz instant)
+{
+	int			low = 0;
+	int			high = changed->count;
+
+	if (changed->count > 0 && instant >= changed->last_start && instant < changed->last_end)
+		return true;
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+
+		if (changed->starts[mid] <= instant)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (low == 0 || instant >= changed->ends[low - 1])
+		return false;
+	changed->last_start = changed->starts[low - 1];
+	changed->last_end = changed->ends[low - 1];
+	return true;
+}
+
+/*
+ * CollectValue adds the window of one event time to what a tracker of the
+ * relation saw change.
+ */
+static inline void
+CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
+{
+	RelationTracker *rt = &tracked->trackers[i];
+	Tracker    *tracker = &trackers[rt->tracker];
+	TimestampTz instant;
+	TimestampTz start;
+
+	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant))
+		return;
+	if (changes != NULL && KnownWindow(&changes[rt->tracker], instant))
+		return;
+	if (SkipForReplacement(tracked, tracker))
+		return;
+	start = GridFloor(&tracker->grid, instant);
+	AddChange(rt->tracker, start, GridNext(&tracker->grid, start));
+}
+
 /* CollectTuple adds the windows of one row's event time, for every tracker. */
 static void
 CollectTuple(TrackedRelation *tracked, TupleDesc desc, HeapTuple tuple)
@@ -380,23 +445,10 @@ CollectTuple(TrackedRelation *tracked, TupleDesc desc, HeapTuple tuple)
 
 	for (i = 0; i < tracked->count; i++)
 	{
-		RelationTracker *rt = &tracked->trackers[i];
-		Tracker    *tracker = &trackers[rt->tracker];
 		bool		isnull;
-		Datum		value = heap_getattr(tuple, rt->attnum, desc, &isnull);
-		TimestampTz instant;
-		TimestampTz start;
+		Datum		value = heap_getattr(tuple, tracked->trackers[i].attnum, desc, &isnull);
 
-		if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant))
-			continue;
-		if (changes != NULL && changes[rt->tracker].count > 0 &&
-			instant >= changes[rt->tracker].last_start &&
-			instant < changes[rt->tracker].last_end)
-			continue;			/* the same window as the row before */
-		if (SkipForReplacement(tracked, tracker))
-			continue;
-		start = GridFloor(&tracker->grid, instant);
-		AddChange(rt->tracker, start, GridNext(&tracker->grid, start));
+		CollectValue(tracked, i, value, isnull);
 	}
 }
 
@@ -412,12 +464,15 @@ CollectTuplestore(TrackedRelation *tracked, TupleDesc desc, Tuplestorestate *sto
 	tuplestore_rescan(store);
 	while (tuplestore_gettupleslot(store, true, false, slot))
 	{
-		bool		should_free;
-		HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+		int			i;
 
-		CollectTuple(tracked, desc, tuple);
-		if (should_free)
-			heap_freetuple(tuple);
+		for (i = 0; i < tracked->count; i++)
+		{
+			bool		isnull;
+			Datum		value = slot_getattr(slot, tracked->trackers[i].attnum, &isnull);
+
+			CollectValue(tracked, i, value, isnull);
+		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
 }
@@ -649,23 +704,47 @@ CreateTriggers(Oid source, Oid owner)
 	Sandbox		sandbox;
 	int			rc;
 
-	if (OidIsValid(get_trigger_oid(source, ROW_TRIGGER_NAME, true)))
+	List	   *statements = NIL;
+	ListCell   *lc;
+
+	if (OidIsValid(get_trigger_oid(source, TRUNCATE_TRIGGER_NAME, true)))
 		return;
+	if (get_rel_relkind(source) == RELKIND_PARTITIONED_TABLE)
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME
+									  " BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"
+									  " EXECUTE FUNCTION microbatch.track_changes()", table));
+	else
+	{
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME "_insert"
+									  " AFTER INSERT ON %s REFERENCING NEW TABLE AS changed"
+									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+									  table));
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME "_update"
+									  " AFTER UPDATE ON %s REFERENCING OLD TABLE AS old NEW TABLE AS new"
+									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+									  table));
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME "_delete"
+									  " AFTER DELETE ON %s REFERENCING OLD TABLE AS changed"
+									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+									  table));
+	}
+	statements = lappend(statements,
+						 psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER_NAME " AFTER TRUNCATE ON %s"
+								  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+								  table));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	SandboxEnterTrusted(&sandbox, owner);
-	rc = SPI_execute(psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME
-							  " BEFORE INSERT OR UPDATE OR DELETE ON %s"
-							  " FOR EACH ROW EXECUTE FUNCTION microbatch.track_changes()",
-							  table), false, 0);
-	if (rc != SPI_OK_UTILITY)
-		elog(ERROR, "CREATE TRIGGER failed: %s", SPI_result_code_string(rc));
-	rc = SPI_execute(psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER_NAME
-							  " AFTER TRUNCATE ON %s"
-							  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
-							  table), false, 0);
-	if (rc != SPI_OK_UTILITY)
-		elog(ERROR, "CREATE TRIGGER failed: %s", SPI_result_code_string(rc));
+	foreach(lc, statements)
+	{
+		rc = SPI_execute(lfirst(lc), false, 0);
+		if (rc != SPI_OK_UTILITY)
+			elog(ERROR, "CREATE TRIGGER failed: %s", SPI_result_code_string(rc));
+	}
 	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
