@@ -30,6 +30,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -962,11 +963,15 @@ CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts)
 	table_close(stale, RowExclusiveLock);
 }
 
-/* InsertStaleMarksSPI stores stale marks with an INSERT statement. */
+/*
+ * InsertStaleMarksSPI stores stale marks with an INSERT statement.  Called
+ * just before commit, when portals are closed, it brings its own snapshot.
+ */
 static void
 InsertStaleMarksSPI(int count, int64 *pipeline_ids, TimestampTz *starts)
 {
 	CatalogSession session;
+	bool		pushed = !ActiveSnapshotSet();
 	Datum	   *ids = palloc(sizeof(Datum) * count);
 	Datum	   *times = palloc(sizeof(Datum) * count);
 	Datum		values[2];
@@ -981,9 +986,13 @@ InsertStaleMarksSPI(int count, int64 *pipeline_ids, TimestampTz *starts)
 												TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(times, count, TIMESTAMPTZOID, 8,
 												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
 	CatalogBegin(&session);
 	CatalogExecute(&insert_stale_marks, values, NULL, SPI_OK_INSERT);
 	CatalogEnd(&session);
+	if (pushed)
+		PopActiveSnapshot();
 }
 
 /*

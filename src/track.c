@@ -104,7 +104,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -373,12 +372,12 @@ AddChange(int tracker, TimestampTz start, TimestampTz end)
 }
 
 /*
- * SkipForReplacement tells whether a change to relid is a window's own
+ * SkipForReplacement tells whether a change seen by a tracker is a window's own
  * replacement, which marks nothing for its pipeline nor for those that
- * TrackReplaced marks by range.
+ * TrackReplaceEnd marks by range.
  */
 static bool
-SkipForReplacement(TrackedRelation *tracked, Tracker *tracker)
+SkipForReplacement(Tracker *tracker)
 {
 	if (replacing_pipeline == 0 || tracker->row.source != replacing_target)
 		return false;
@@ -431,7 +430,7 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 		return;
 	if (changes != NULL && KnownWindow(&changes[rt->tracker], instant))
 		return;
-	if (SkipForReplacement(tracked, tracker))
+	if (SkipForReplacement(tracker))
 		return;
 	start = GridFloor(&tracker->grid, instant);
 	AddChange(rt->tracker, start, GridNext(&tracker->grid, start));
@@ -525,13 +524,7 @@ TrackXactCallback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_PRE_COMMIT:
 		case XACT_EVENT_PRE_PREPARE:
-			if (changes != NULL)
-			{
-				/* portals are closed by now: the statement needs a snapshot */
-				PushActiveSnapshot(GetTransactionSnapshot());
-				FlushChanges();
-				PopActiveSnapshot();
-			}
+			FlushChanges();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -626,8 +619,10 @@ TrackReplaceBegin(Pipeline *pipeline)
 void
 TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 {
-	List	   *ids = NIL;
-	List	   *starts = NIL;
+	int			capacity = 16;
+	int			n = 0;
+	int64	   *ids = palloc(sizeof(int64) * capacity);
+	TimestampTz *starts = palloc(sizeof(TimestampTz) * capacity);
 	int			i;
 
 	replacing_pipeline = 0;
@@ -648,27 +643,18 @@ TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 		for (w = GridFloor(&tracker->grid, start); w < end; w = GridNext(&tracker->grid, w))
 		{
 			CHECK_FOR_INTERRUPTS();
-			ids = lappend(ids, palloc(sizeof(int64)));
-			*(int64 *) llast(ids) = tracker->row.pipeline_id;
-			starts = lappend(starts, palloc(sizeof(TimestampTz)));
-			*(TimestampTz *) llast(starts) = w;
+			if (n == capacity)
+			{
+				capacity *= 2;
+				ids = repalloc(ids, sizeof(int64) * capacity);
+				starts = repalloc(starts, sizeof(TimestampTz) * capacity);
+			}
+			ids[n] = tracker->row.pipeline_id;
+			starts[n++] = w;
 		}
 	}
-	if (ids != NIL)
-	{
-		int64	   *id_array = palloc(sizeof(int64) * list_length(ids));
-		TimestampTz *start_array = palloc(sizeof(TimestampTz) * list_length(ids));
-		int			n = 0;
-		ListCell   *a;
-		ListCell   *b;
-
-		forboth(a, ids, b, starts)
-		{
-			id_array[n] = *(int64 *) lfirst(a);
-			start_array[n++] = *(TimestampTz *) lfirst(b);
-		}
-		CatalogInsertStaleMarks(n, id_array, start_array);
-	}
+	if (n > 0)
+		CatalogInsertStaleMarks(n, ids, starts);
 }
 
 /*
