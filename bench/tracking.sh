@@ -149,7 +149,7 @@ INSERT INTO src_late SELECT date_trunc('hour', now()) - interval '30 days' + i *
 CREATE TABLE out_late (hour timestamptz, n bigint);
 SELECT mb_register('p_late', 'out_late', 'hour',
        $$SELECT date_trunc('hour', at) AS hour, count(*) AS n FROM src_late
-         WHERE at >= $1 AND at < $2 GROUP BY 1$$, date_trunc('hour', now()) - interval '30 days',
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$, 'hour', date_trunc('hour', now()) - interval '30 days',
        lookback => 0, end_at => date_trunc('hour', now()), track => true) > 0;
 SELECT 'the first run processed ' || windows || ' windows' FROM mb_run('p_late');
 BEGIN;

@@ -255,27 +255,39 @@ CheckTarget(Oid target, Oid owner)
 static Oid
 CheckEventTime(Oid target, const char *event_time, const Grid *grid)
 {
-	AttrNumber	attnum = get_attnum(target, event_time);
-	Oid			type;
+	Oid			type = PipelineCheckEventColumn(target, event_time);
 
-	if (attnum == InvalidAttrNumber || attnum < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("event-time column \"%s\" does not exist in table \"%s\"",
-						event_time, get_rel_name(target))));
-	type = get_atttype(target, attnum);
-	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("event-time column \"%s\" has unsupported type %s",
-						event_time, format_type_be(type)),
-				 errhint("Use a column of type timestamptz, timestamp or date.")));
 	if (type == DATEOID && GridIsSubDay(grid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("event-time column \"%s\" of type date needs windows of a day or longer",
 						event_time),
 				 errdetail("Batch size \"%s\" is shorter than a day.", grid->batch_size)));
+	return type;
+}
+
+/*
+ * PipelineCheckEventColumn requires a column of relid that holds event
+ * times (a target's, or a tracked source's) and returns its type.
+ */
+Oid
+PipelineCheckEventColumn(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			type;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("event-time column \"%s\" does not exist in table \"%s\"",
+						column, get_rel_name(relid))));
+	type = get_atttype(relid, attnum);
+	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("event-time column \"%s\" has unsupported type %s",
+						column, format_type_be(type)),
+				 errhint("Use a column of type timestamptz, timestamp or date.")));
 	return type;
 }
 

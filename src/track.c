@@ -797,8 +797,6 @@ void
 TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 {
 	char		relkind = get_rel_relkind(source);
-	AttrNumber	attnum;
-	Oid			type;
 	AclResult	acl;
 
 	if (!CatalogHasTracking())
@@ -818,19 +816,7 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 				 errmsg("owner of pipeline \"%s\" may not create triggers on table \"%s\"",
 						pipeline->name, get_rel_name(source)),
 				 errhint("Tracking a source puts a trigger on it: its owner must have the TRIGGER privilege on it.")));
-	attnum = get_attnum(source, event_time);
-	if (attnum == InvalidAttrNumber || attnum < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("event-time column \"%s\" does not exist in table \"%s\"",
-						event_time, get_rel_name(source))));
-	type = get_atttype(source, attnum);
-	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("event-time column \"%s\" has unsupported type %s",
-						event_time, format_type_be(type)),
-				 errhint("Use a column of type timestamptz, timestamp or date.")));
+	(void) PipelineCheckEventColumn(source, event_time);
 	if (CatalogSourceEventTime(pipeline->id, source) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -916,9 +902,12 @@ TrackSourcesDropped(void)
 	SignalTrackersChanged();
 }
 
-/* mb_track(name, source, event_time) tracks a source of a pipeline. */
-Datum
-microbatch_track(PG_FUNCTION_ARGS)
+/*
+ * OpenTracked opens the pipeline named by the first argument for a change
+ * of its tracking, and refuses a NULL source (the second).
+ */
+static Pipeline *
+OpenTracked(FunctionCallInfo fcinfo)
 {
 	Pipeline   *pipeline = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"),
 										PIPELINE_MANAGE);
@@ -927,6 +916,15 @@ microbatch_track(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("source must not be null")));
+	return pipeline;
+}
+
+/* mb_track(name, source, event_time) tracks a source of a pipeline. */
+Datum
+microbatch_track(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = OpenTracked(fcinfo);
+
 	TrackSource(pipeline, PG_GETARG_OID(1), RequiredTextArg(fcinfo, 2, "event_time"));
 	PG_RETURN_VOID();
 }
@@ -935,13 +933,8 @@ microbatch_track(PG_FUNCTION_ARGS)
 Datum
 microbatch_untrack(PG_FUNCTION_ARGS)
 {
-	Pipeline   *pipeline = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"),
-										PIPELINE_MANAGE);
+	Pipeline   *pipeline = OpenTracked(fcinfo);
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("source must not be null")));
 	PG_RETURN_BOOL(TrackForget(pipeline, PG_GETARG_OID(1)));
 }
 
