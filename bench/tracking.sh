@@ -54,6 +54,12 @@ ms() {
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# rotated i: the three tables, in an order that rotates with the round, so
+# that nothing periodic in the machine always hits the same one
+rotated() {
+	local tables=(src_plain src_row src_stmt)
+	echo "${tables[$(($1 % 3))]} ${tables[$((($1 + 1) % 3))]} ${tables[$((($1 + 2) % 3))]}"
+}
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'; }
 
 echo "== setting up"
@@ -113,7 +119,7 @@ report() {
 echo "== COPY of 1,000,000 rows (ms, median of $REPEAT)"
 declare -A copy_ms
 for i in $(seq "$REPEAT"); do
-	for t in src_plain src_row src_stmt; do copy_ms[$t]+="$(copy_into $t) "; done
+	for t in $(rotated "$i"); do copy_ms[$t]+="$(copy_into $t) "; done
 done
 m() { echo "$1" | tr ' ' '\n' | grep . | median; }
 report "COPY 1M rows" ms "$(m "${copy_ms[src_plain]}")" "$(m "${copy_ms[src_row]}")" "$(m "${copy_ms[src_stmt]}")"
@@ -121,14 +127,14 @@ report "COPY 1M rows" ms "$(m "${copy_ms[src_plain]}")" "$(m "${copy_ms[src_row]
 echo "== INSERT in batches of 1,000 rows (tps, median of $REPEAT)"
 declare -A batch_tps
 for i in $(seq "$REPEAT"); do
-	for t in src_plain src_row src_stmt; do batch_tps[$t]+="$(pgbench_tps $t batch.sql -t 300) "; done
+	for t in $(rotated "$i"); do batch_tps[$t]+="$(pgbench_tps $t batch.sql -t 300) "; done
 done
 report "INSERT 1,000-row batches" tps "$(m "${batch_tps[src_plain]}")" "$(m "${batch_tps[src_row]}")" "$(m "${batch_tps[src_stmt]}")"
 
 echo "== the worst case: each 1,000-row batch scattered over all 720 hours of 30 days (tps, median of $REPEAT)"
 declare -A scattered_tps
 for i in $(seq "$REPEAT"); do
-	for t in src_plain src_row src_stmt; do scattered_tps[$t]+="$(pgbench_tps $t scattered.sql -t 100) "; done
+	for t in $(rotated "$i"); do scattered_tps[$t]+="$(pgbench_tps $t scattered.sql -t 100) "; done
 done
 report "INSERT 1,000-row batches over 720 windows" tps "$(m "${scattered_tps[src_plain]}")" "$(m "${scattered_tps[src_row]}")" "$(m "${scattered_tps[src_stmt]}")"
 
@@ -136,7 +142,7 @@ for sc in on off; do
 	psql_bench -c "ALTER SYSTEM SET synchronous_commit = $sc" -c "SELECT pg_reload_conf()" >/dev/null
 	declare -A single_tps=()
 	for i in $(seq "$REPEAT"); do
-		for t in src_plain src_row src_stmt; do single_tps[$t]+="$(pgbench_tps $t single.sql -T 8) "; done
+		for t in $(rotated "$i"); do single_tps[$t]+="$(pgbench_tps $t single.sql -T 8) "; done
 	done
 	report "single-row INSERT transactions (sync $sc)" tps "$(m "${single_tps[src_plain]}")" "$(m "${single_tps[src_row]}")" "$(m "${single_tps[src_stmt]}")"
 done

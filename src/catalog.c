@@ -1134,7 +1134,8 @@ CatalogDeleteSources(int64 pipeline_id, Oid source)
 
 /*
  * CatalogDeleteSourcesOfDroppedTables forgets the tracking of the tables the
- * current DROP removed; only valid in a sql_drop trigger.
+ * current DROP removed, and the marks of pipelines that track nothing any
+ * more; only valid in a sql_drop trigger.
  */
 void
 CatalogDeleteSourcesOfDroppedTables(void)
@@ -1146,6 +1147,9 @@ CatalogDeleteSourcesOfDroppedTables(void)
 					   "USING pg_catalog.pg_event_trigger_dropped_objects() d "
 					   "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
 					   "  AND d.objid = s.source::pg_catalog.oid AND d.objsubid = 0",
+					   0, NULL, NULL, NULL, SPI_OK_DELETE);
+	CatalogExecuteOnce("DELETE FROM microbatch.stale m WHERE NOT EXISTS "
+					   "  (SELECT 1 FROM microbatch.sources s WHERE s.pipeline_id = m.pipeline_id)",
 					   0, NULL, NULL, NULL, SPI_OK_DELETE);
 	CatalogEnd(&session);
 }

@@ -151,6 +151,7 @@ typedef struct ChangedWindows
 
 static MemoryContext cache_context = NULL;
 static bool cache_valid = false;
+static uint64 invalidations = 0;	/* how many arrived, ever */
 static Oid	cached_sources_relid = InvalidOid;
 static int	ntrackers = 0;
 static Tracker *trackers = NULL;
@@ -204,7 +205,10 @@ static void
 InvalidateTrackers(Datum arg, Oid relid)
 {
 	if (relid == InvalidOid || relid == cached_sources_relid)
+	{
 		cache_valid = false;
+		invalidations++;
+	}
 }
 
 /*
@@ -218,12 +222,15 @@ LoadTrackers(void)
 	List	   *rows;
 	ListCell   *lc;
 	int			i = 0;
+	uint64		invalidations_before = invalidations;
 
 	if (changes != NULL)
 		FlushChanges();
 	MemoryContextReset(cache_context);
 	relations = NIL;
+	ntrackers = 0;
 	cached_sources_relid = get_relname_relid("sources", get_namespace_oid("microbatch", false));
+
 	rows = CatalogReadTrackers(cache_context);
 	ntrackers = list_length(rows);
 	trackers = MemoryContextAllocZero(cache_context, sizeof(Tracker) * Max(ntrackers, 1));
@@ -236,7 +243,8 @@ LoadTrackers(void)
 		MemoryContextSwitchTo(old);
 		i++;
 	}
-	cache_valid = true;
+	/* an invalidation that arrived while reading leaves it to be read again */
+	cache_valid = invalidations == invalidations_before;
 }
 
 /*
@@ -660,13 +668,26 @@ TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 /*
  * TrackConsume deletes the stale marks of the windows starting in
  * [start, end) of a pipeline that is replacing them: called after the
- * window's DELETE and before its INSERT (see the top of this file).
+ * window's DELETE and before its INSERT (see the top of this file).  Only
+ * a pipeline that tracks something can have marks (they go when it stops),
+ * so the others pay no statement.
  */
 void
 TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 {
-	if (CatalogHasTracking())
-		CatalogConsumeStaleMarks(pipeline->id, start, end);
+	int			i;
+
+	if (!CatalogHasTracking())
+		return;
+	RegisterCallbacks();
+	if (!cache_valid)
+		LoadTrackers();
+	for (i = 0; i < ntrackers; i++)
+		if (trackers[i].row.pipeline_id == pipeline->id)
+		{
+			CatalogConsumeStaleMarks(pipeline->id, start, end);
+			return;
+		}
 }
 
 /* TrackFunctionOid returns the oid of microbatch.track_changes(). */
