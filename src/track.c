@@ -171,6 +171,7 @@ PG_FUNCTION_INFO_V1(microbatch_track);
 PG_FUNCTION_INFO_V1(microbatch_untrack);
 
 static void LoadTrackers(void);
+static bool TrackersLoaded(void);
 static void InvalidateTrackers(Datum arg, Oid relid);
 static void TrackXactCallback(XactEvent event, void *arg);
 static void TrackSubXactCallback(SubXactEvent event, SubTransactionId sub,
@@ -245,6 +246,21 @@ LoadTrackers(void)
 	}
 	/* an invalidation that arrived while reading leaves it to be read again */
 	cache_valid = invalidations == invalidations_before;
+}
+
+/*
+ * TrackersLoaded makes sure the trackers are read, and tells whether the
+ * installed catalog tracks anything at all (0.3 and later).
+ */
+static bool
+TrackersLoaded(void)
+{
+	if (!CatalogHasTracking())
+		return false;
+	RegisterCallbacks();
+	if (!cache_valid)
+		LoadTrackers();
+	return true;
 }
 
 /*
@@ -634,11 +650,8 @@ TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 	int			i;
 
 	replacing_pipeline = 0;
-	if (!CatalogHasTracking())
+	if (!TrackersLoaded())
 		return;
-	RegisterCallbacks();
-	if (!cache_valid)
-		LoadTrackers();
 	for (i = 0; i < ntrackers; i++)
 	{
 		Tracker    *tracker = &trackers[i];
@@ -677,11 +690,8 @@ TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 {
 	int			i;
 
-	if (!CatalogHasTracking())
+	if (!TrackersLoaded())
 		return;
-	RegisterCallbacks();
-	if (!cache_valid)
-		LoadTrackers();
 	for (i = 0; i < ntrackers; i++)
 		if (trackers[i].row.pipeline_id == pipeline->id)
 		{
