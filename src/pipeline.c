@@ -2,7 +2,8 @@
  *
  * pipeline.c
  *	  Registering, validating, altering, resetting and dropping pipelines,
- *	  and the checks every other entry point makes before it uses one.
+ *	  tracking their sources (track.c does the work), and the checks every
+ *	  other entry point makes before it uses one.
  *
  * Validation happens entirely before anything is written, so every bad
  * input leaves the catalog as it was.  The query is parsed and analysed the
@@ -60,11 +61,14 @@ static bool FindParams(Node *node, ParamUse *use);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
 static Query *AnalyseQuery(Pipeline *pipeline);
+static Pipeline *OpenTracked(FunctionCallInfo fcinfo);
 
 PG_FUNCTION_INFO_V1(microbatch_register);
 PG_FUNCTION_INFO_V1(microbatch_alter);
 PG_FUNCTION_INFO_V1(microbatch_reset);
 PG_FUNCTION_INFO_V1(microbatch_drop);
+PG_FUNCTION_INFO_V1(microbatch_track);
+PG_FUNCTION_INFO_V1(microbatch_untrack);
 
 /*
  * PipelineOpen finds a pipeline by name and checks that the caller may do
@@ -255,7 +259,7 @@ CheckTarget(Oid target, Oid owner)
 static Oid
 CheckEventTime(Oid target, const char *event_time, const Grid *grid)
 {
-	Oid			type = PipelineCheckEventColumn(target, event_time);
+	Oid			type = GridCheckEventColumn(target, event_time);
 
 	if (type == DATEOID && GridIsSubDay(grid))
 		ereport(ERROR,
@@ -263,31 +267,6 @@ CheckEventTime(Oid target, const char *event_time, const Grid *grid)
 				 errmsg("event-time column \"%s\" of type date needs windows of a day or longer",
 						event_time),
 				 errdetail("Batch size \"%s\" is shorter than a day.", grid->batch_size)));
-	return type;
-}
-
-/*
- * PipelineCheckEventColumn requires a column of relid that holds event
- * times (a target's, or a tracked source's) and returns its type.
- */
-Oid
-PipelineCheckEventColumn(Oid relid, const char *column)
-{
-	AttrNumber	attnum = get_attnum(relid, column);
-	Oid			type;
-
-	if (attnum == InvalidAttrNumber || attnum < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("event-time column \"%s\" does not exist in table \"%s\"",
-						column, get_rel_name(relid))));
-	type = get_atttype(relid, attnum);
-	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("event-time column \"%s\" has unsupported type %s",
-						column, format_type_be(type)),
-				 errhint("Use a column of type timestamptz, timestamp or date.")));
 	return type;
 }
 
@@ -663,4 +642,40 @@ microbatch_drop(PG_FUNCTION_ARGS)
 	(void) TrackForget(p, InvalidOid);
 	CatalogDeletePipeline(p->id);
 	PG_RETURN_VOID();
+}
+
+/*
+ * OpenTracked opens the pipeline named by the first argument for a change
+ * of its tracking, and refuses a NULL source (the second).
+ */
+static Pipeline *
+OpenTracked(FunctionCallInfo fcinfo)
+{
+	Pipeline   *pipeline = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"),
+										PIPELINE_MANAGE);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be null")));
+	return pipeline;
+}
+
+/* mb_track(name, source, event_time) tracks a source of a pipeline. */
+Datum
+microbatch_track(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = OpenTracked(fcinfo);
+
+	TrackSource(pipeline, PG_GETARG_OID(1), RequiredTextArg(fcinfo, 2, "event_time"));
+	PG_RETURN_VOID();
+}
+
+/* mb_untrack(name, source) stops tracking; false if it was not tracked. */
+Datum
+microbatch_untrack(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = OpenTracked(fcinfo);
+
+	PG_RETURN_BOOL(TrackForget(pipeline, PG_GETARG_OID(1)));
 }

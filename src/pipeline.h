@@ -51,7 +51,6 @@ extern Query *AnalyseSelect(const char *sql, const char *what, Oid *param_types,
 extern char *RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void PipelineCheckRunnable(Pipeline *pipeline);
 extern Oid	PipelineEventTimeType(Pipeline *pipeline);
-extern Oid	PipelineCheckEventColumn(Oid relid, const char *column);
 extern List *PipelineQueryColumns(Pipeline *pipeline);
 extern void PipelineCheckAllowReset(Pipeline *pipeline, const char *function);
 extern void QueryErrorPosition(void *arg);

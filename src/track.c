@@ -167,8 +167,6 @@ static Oid	replacing_target = InvalidOid;
 static const char *replacing_event_time = NULL;
 
 PG_FUNCTION_INFO_V1(microbatch_track_changes);
-PG_FUNCTION_INFO_V1(microbatch_track);
-PG_FUNCTION_INFO_V1(microbatch_untrack);
 
 static void LoadTrackers(void);
 static bool TrackersLoaded(void);
@@ -847,7 +845,7 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 				 errmsg("owner of pipeline \"%s\" may not create triggers on table \"%s\"",
 						pipeline->name, get_rel_name(source)),
 				 errhint("Tracking a source puts a trigger on it: its owner must have the TRIGGER privilege on it.")));
-	(void) PipelineCheckEventColumn(source, event_time);
+	(void) GridCheckEventColumn(source, event_time);
 	if (CatalogSourceEventTime(pipeline->id, source) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -931,42 +929,6 @@ TrackSourcesDropped(void)
 		return;
 	CatalogDeleteSourcesOfDroppedTables();
 	SignalTrackersChanged();
-}
-
-/*
- * OpenTracked opens the pipeline named by the first argument for a change
- * of its tracking, and refuses a NULL source (the second).
- */
-static Pipeline *
-OpenTracked(FunctionCallInfo fcinfo)
-{
-	Pipeline   *pipeline = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"),
-										PIPELINE_MANAGE);
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("source must not be null")));
-	return pipeline;
-}
-
-/* mb_track(name, source, event_time) tracks a source of a pipeline. */
-Datum
-microbatch_track(PG_FUNCTION_ARGS)
-{
-	Pipeline   *pipeline = OpenTracked(fcinfo);
-
-	TrackSource(pipeline, PG_GETARG_OID(1), RequiredTextArg(fcinfo, 2, "event_time"));
-	PG_RETURN_VOID();
-}
-
-/* mb_untrack(name, source) stops tracking; false if it was not tracked. */
-Datum
-microbatch_untrack(PG_FUNCTION_ARGS)
-{
-	Pipeline   *pipeline = OpenTracked(fcinfo);
-
-	PG_RETURN_BOOL(TrackForget(pipeline, PG_GETARG_OID(1)));
 }
 
 /* a relation of a query and the column its $1/$2 range filter is on */
