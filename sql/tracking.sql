@@ -87,10 +87,21 @@ SELECT count(*) AS stale_windows FROM mb_plan('clicks_daily') WHERE reason = 'st
 SELECT windows, rows_deleted, rows_inserted FROM mb_run('clicks_daily');
 SELECT count(*) AS rows_left FROM clicks_daily;
 
+-- track => true does not track a view it reads, and says so
+CREATE VIEW clicks_view AS SELECT * FROM clicks;
+CREATE TABLE clicks_by_view (day timestamptz, n bigint);
+SELECT mb_register('clicks_by_view', 'clicks_by_view', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(n)::bigint AS n FROM clicks_view
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', track => true) > 0 AS registered;
+SELECT count(*) AS sources FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ WHERE p.name = 'clicks_by_view';
+SELECT mb_drop('clicks_by_view');
+DROP TABLE clicks_by_view;
+
 -- bad input: each refused, nothing written
 SELECT mb_track('no_such', 'clicks', 'at');
 SELECT mb_track('clicks_daily', NULL, 'at');
-CREATE VIEW clicks_view AS SELECT * FROM clicks;
 SELECT mb_track('clicks_daily', 'clicks_view', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'w');

@@ -1104,8 +1104,18 @@ TrackFromQuery(Pipeline *pipeline, Query *query)
 	(void) FindTrackable((Node *) query, &found);
 	forboth(a, found.tracked, b, found.columns)
 	{
+		char		relkind = get_rel_relkind(lfirst_oid(a));
+
 		if (lfirst_oid(a) == pipeline->target)
 			continue;
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			ereport(NOTICE,
+					(errmsg("pipeline \"%s\" does not track \"%s\": it is not a table",
+							pipeline->name, get_rel_name(lfirst_oid(a))),
+					 errhint("Track the tables it reads with mb_track.")));
+			continue;
+		}
 		TrackSource(pipeline, lfirst_oid(a), lfirst(b));
 		ereport(NOTICE,
 				(errmsg("pipeline \"%s\" tracks table \"%s\" by column \"%s\"",
