@@ -188,13 +188,13 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz, text, int, text, bool)
 	IS 'register a pipeline; track => true tracks the tables its query filters by $1/$2; returns its id';
 
--- the upstream pipelines a pipeline waits on now, for the status view
+-- the upstream pipelines that hold back windows of a pipeline, for the status view
 CREATE FUNCTION microbatch.waiting_on(name text)
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'microbatch_waiting_on'
 LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION microbatch.waiting_on(text)
-	IS 'the upstream pipelines whose windows a pipeline''s next windows wait for';
+	IS 'the upstream pipelines that hold back windows the next run of a pipeline would process';
 
 CREATE OR REPLACE VIEW microbatch.status WITH (security_barrier) AS
 SELECT p.name AS pipeline,

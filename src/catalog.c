@@ -1056,20 +1056,21 @@ CatalogPruneStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to)
 
 /*
  * CatalogStaleWindows lists, oldest first, at most limit processed windows
- * (succeeded or partial) in [from, to) that carry a stale mark.
+ * (succeeded or partial) in [from, to) that carry a stale mark.  It starts
+ * from the marks, so its cost follows their number, not the history's.
  */
 List *
 CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampTz to, int limit)
 {
 	if (!CatalogHasTracking())
 		return NIL;
-	return ReadWindowStates("SELECT w.window_start, w.window_end FROM microbatch.windows w "
-							"WHERE w.pipeline_id = $1 AND w.window_start >= $2 "
-							"  AND w.window_start < $3 "
-							"  AND w.status IN ('succeeded', 'partial') "
-							"  AND EXISTS (SELECT 1 FROM microbatch.stale s "
-							"               WHERE s.pipeline_id = $1 "
-							"                 AND s.window_start = w.window_start) "
+	return ReadWindowStates("SELECT w.window_start, w.window_end FROM "
+							"  (SELECT DISTINCT s.window_start FROM microbatch.stale s "
+							"    WHERE s.pipeline_id = $1 AND s.window_start >= $2 "
+							"      AND s.window_start < $3) s "
+							"  JOIN microbatch.windows w "
+							"    ON w.pipeline_id = $1 AND w.window_start = s.window_start "
+							"WHERE w.status IN ('succeeded', 'partial') "
 							"ORDER BY w.window_start LIMIT $4",
 							pipeline_id, from, to, limit);
 }

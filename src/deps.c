@@ -32,15 +32,9 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
-#include "utils/acl.h"
-#include "utils/array.h"
-#include "utils/builtins.h"
-#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -57,8 +51,6 @@ static bool FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to,
 					 List **path, int depth);
 static TimestampTz Frontier(Pipeline *upstream);
 static TimestampTz FirstGap(Pipeline *pipeline, TimestampTz until);
-
-PG_FUNCTION_INFO_V1(microbatch_waiting_on);
 
 /* CollectRelations adds every relation a query tree reads to *relids. */
 static bool
@@ -423,33 +415,27 @@ DepsHoldWaiting(Pipeline *pipeline, RunPlan *plan, bool remove)
 }
 
 /*
- * microbatch.waiting_on(name) lists the upstream pipelines that the
- * pipeline's next windows wait for, for the status view: those whose
- * frontier is before the end of a window the next run would process.
+ * DepsWaitingOn lists the names of the upstream pipelines that hold back a
+ * window of a run plan: whose frontier is before the end of one of its
+ * windows.
  */
-Datum
-microbatch_waiting_on(PG_FUNCTION_ARGS)
+List *
+DepsWaitingOn(Pipeline *pipeline, RunPlan *plan)
 {
-	Pipeline   *pipeline = CatalogReadPipeline(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	TimestampTz *frontiers;
-	List	   *upstreams;
-	TimestampTz limit = GetCurrentTransactionStartTimestamp();
-	ArrayBuildState *names = NULL;
+	List	   *upstreams = UpstreamFrontiers(pipeline, &frontiers);
+	List	   *names = NIL;
+	TimestampTz last_end = DT_NOBEGIN;
 	ListCell   *lc;
 	int			i = 0;
 
-	if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
-		PG_RETURN_NULL();
-	if (pipeline->has_end_at)
-		limit = Min(limit, pipeline->end_at);
-	upstreams = UpstreamFrontiers(pipeline, &frontiers);
+	for (i = 0; i < plan->nwindows; i++)
+		last_end = Max(last_end, plan->windows[i].end);
+	i = 0;
 	foreach(lc, upstreams)
 	{
-		if (frontiers[i++] < limit)
-			names = accumArrayResult(names, CStringGetTextDatum(((Pipeline *) lfirst(lc))->name),
-									 false, TEXTOID, CurrentMemoryContext);
+		if (frontiers[i++] < last_end)
+			names = lappend(names, ((Pipeline *) lfirst(lc))->name);
 	}
-	if (names == NULL)
-		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
-	PG_RETURN_DATUM(makeArrayResult(names, CurrentMemoryContext));
+	return names;
 }

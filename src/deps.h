@@ -20,5 +20,6 @@ extern List *DepsOrder(List *names);
 extern const char *DepsFailedUpstream(Pipeline *pipeline, List *failed_names);
 extern bool DepsReadsOwnTarget(Pipeline *pipeline);
 extern void DepsHoldWaiting(Pipeline *pipeline, RunPlan *plan, bool remove);
+extern List *DepsWaitingOn(Pipeline *pipeline, RunPlan *plan);
 
 #endif							/* MICROBATCH_DEPS_H */

@@ -39,8 +39,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -78,6 +80,7 @@ static void PlanBackfill(PlanBuilder *builder, TimestampTz from, TimestampTz to)
 
 PG_FUNCTION_INFO_V1(microbatch_plan);
 PG_FUNCTION_INFO_V1(microbatch_missing_windows);
+PG_FUNCTION_INFO_V1(microbatch_waiting_on);
 
 /* WindowReasonName returns the reason as mb_plan shows it. */
 const char *
@@ -374,4 +377,23 @@ microbatch_missing_windows(PG_FUNCTION_ARGS)
 	Pipeline   *pipeline = PipelineOpen(text_to_cstring(PG_GETARG_TEXT_PP(0)), PIPELINE_READ);
 
 	PG_RETURN_INT32(PlanRun(pipeline, RUN_KIND_RUN, 0, 0)->reason_counts[REASON_MISSING]);
+}
+
+/*
+ * microbatch.waiting_on(name) names the upstream pipelines that hold back
+ * windows the next run would otherwise process, for the microbatch.status
+ * view.
+ */
+Datum
+microbatch_waiting_on(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = PipelineOpen(text_to_cstring(PG_GETARG_TEXT_PP(0)), PIPELINE_READ);
+	List	   *names = DepsWaitingOn(pipeline, PlanRun(pipeline, RUN_KIND_RUN, 0, 0));
+	Datum	   *elements = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, names)
+		elements[n++] = CStringGetTextDatum(lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elements, n, TEXTOID, -1, false, TYPALIGN_INT));
 }
