@@ -24,6 +24,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -936,6 +937,7 @@ CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts)
 	Oid			index_oid = get_relname_relid("stale_window_idx", namespace);
 	Relation	index;
 	IndexInfo  *index_info;
+	TupleTableSlot **slots;
 	int			i;
 
 	if (list_length(indexes) != 1 || linitial_oid(indexes) != index_oid)
@@ -946,18 +948,28 @@ CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts)
 	}
 	index = index_open(index_oid, RowExclusiveLock);
 	index_info = BuildIndexInfo(index);
+	slots = palloc(sizeof(TupleTableSlot *) * count);
 	for (i = 0; i < count; i++)
 	{
 		Datum		values[3] = {Int64GetDatum(pipeline_ids[i]), TimestampTzGetDatum(starts[i]),
 		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
 		bool		nulls[3] = {false, false, false};
-		HeapTuple	tuple = heap_form_tuple(RelationGetDescr(stale), values, nulls);
 
+		slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(stale), &TTSOpsHeapTuple);
+		ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(stale), values, nulls), slots[i],
+						   true);
+	}
+	/* many marks (a transaction that touched many windows) fill pages at once */
+	heap_multi_insert(stale, slots, count, GetCurrentCommandId(true), 0, NULL);
+	for (i = 0; i < count; i++)
+	{
 		/* the index is on (pipeline_id, window_start): the first two columns */
-		simple_heap_insert(stale, tuple);
-		(void) index_insert(index, values, nulls, &tuple->t_self, stale, UNIQUE_CHECK_NO,
+		Datum		keys[2] = {Int64GetDatum(pipeline_ids[i]), TimestampTzGetDatum(starts[i])};
+		bool		nulls[2] = {false, false};
+
+		(void) index_insert(index, keys, nulls, &slots[i]->tts_tid, stale, UNIQUE_CHECK_NO,
 							false, index_info);
-		heap_freetuple(tuple);
+		ExecDropSingleTupleTableSlot(slots[i]);
 	}
 	index_close(index, RowExclusiveLock);
 	table_close(stale, RowExclusiveLock);
