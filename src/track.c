@@ -2,8 +2,9 @@
  *
  * track.c
  *	  Change tracking: the trigger on tracked sources that marks the
- *	  processed windows their changes fall into stale, and mb_track /
- *	  mb_untrack, which put it there and take it away.
+ *	  processed windows their changes fall into stale, what mb_track and
+ *	  mb_untrack (pipeline.c) call to put it there and take it away, and
+ *	  what a window's replacement calls to consume and to pass on marks.
  *
  * A pipeline that tracks a source (microbatch.sources) is told exactly
  * which of its windows changed, so that lookback can be 0.
@@ -56,20 +57,23 @@
  *
  * So a row committed into a window while the window is processed is either
  * read by the window's query or leaves its window marked: never lost.  The
- * isolation specs test/specs/track_*.spec run both orders.
+ * isolation spec test/specs/track_vs_window.spec runs both orders, and a
+ * window processed for the first time.
  *
  * A window's own replacement does not mark its own pipeline: while a
  * window is replaced (TrackReplaceBegin/End) the trigger ignores changes to
  * that target for its own pipeline, and for the pipelines that track the
- * target by the same event-time column, which TrackReplaced marks instead
+ * target by the same event-time column, which TrackReplaceEnd marks instead
  * by range: every one of their windows that overlaps the replaced window,
  * whatever the two grids (a changed hour stales its day, a changed day its
  * 24 hours).
  *
  * Marks never grow without bound: there is one per writing transaction and
  * window until a run processes the window; runs delete marks outside
- * [begin_at, end_at), and mb_untrack of a pipeline's last source deletes
- * its marks.
+ * [begin_at, end_at) and of dropped pipelines, and when a pipeline stops
+ * tracking its last source (mb_untrack, or the source is dropped) its marks
+ * go.  Only a pipeline that tracks something consumes marks, so the windows
+ * of the others pay no statement for it.
  *
  * The trackers of every relation are cached per backend and reloaded when
  * microbatch.sources changes: mb_track, mb_untrack, mb_drop and the drop of
@@ -112,7 +116,7 @@
 #include "sandbox.h"
 #include "track.h"
 
-#define ROW_TRIGGER_NAME "microbatch_track"
+#define TRIGGER_NAME "microbatch_track"
 #define TRUNCATE_TRIGGER_NAME "microbatch_track_truncate"
 
 /* a pipeline that tracks some relation, with its grid */
@@ -726,23 +730,23 @@ CreateTriggers(Oid source, Oid owner)
 		return;
 	if (get_rel_relkind(source) == RELKIND_PARTITIONED_TABLE)
 		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME
 									  " BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"
 									  " EXECUTE FUNCTION microbatch.track_changes()", table));
 	else
 	{
 		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME "_insert"
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_insert"
 									  " AFTER INSERT ON %s REFERENCING NEW TABLE AS changed"
 									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
 									  table));
 		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME "_update"
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_update"
 									  " AFTER UPDATE ON %s REFERENCING OLD TABLE AS old NEW TABLE AS new"
 									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
 									  table));
 		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " ROW_TRIGGER_NAME "_delete"
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_delete"
 									  " AFTER DELETE ON %s REFERENCING OLD TABLE AS changed"
 									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
 									  table));
