@@ -116,35 +116,32 @@ report() {
 		"$what" "$plain" "$unit" "$row" "$(pct "$row" "$plain")" "$stmt" "$(pct "$stmt" "$plain")"
 }
 
-echo "== COPY of 1,000,000 rows (ms, median of $REPEAT)"
-declare -A copy_ms
-for i in $(seq "$REPEAT"); do
-	for t in $(rotated "$i"); do copy_ms[$t]+="$(copy_into $t) "; done
-done
 m() { echo "$1" | tr ' ' '\n' | grep . | median; }
-report "COPY 1M rows" ms "$(m "${copy_ms[src_plain]}")" "$(m "${copy_ms[src_row]}")" "$(m "${copy_ms[src_stmt]}")"
+# measure what unit command...: REPEAT samples of "command... <table>" for
+# the three tables, in rotating order, and the line with their medians
+measure() {
+	local what=$1 unit=$2 i t
+	shift 2
+	declare -A samples=()
+	for i in $(seq "$REPEAT"); do
+		for t in $(rotated "$i"); do samples[$t]+="$("$@" "$t") "; done
+	done
+	report "$what" "$unit" "$(m "${samples[src_plain]}")" "$(m "${samples[src_row]}")" \
+		"$(m "${samples[src_stmt]}")"
+}
+batch() { pgbench_tps "$1" batch.sql -t 300; }
+scattered() { pgbench_tps "$1" scattered.sql -t 100; }
+single() { pgbench_tps "$1" single.sql -T 8; }
 
+echo "== COPY of 1,000,000 rows (ms, median of $REPEAT)"
+measure "COPY 1M rows" ms copy_into
 echo "== INSERT in batches of 1,000 rows (tps, median of $REPEAT)"
-declare -A batch_tps
-for i in $(seq "$REPEAT"); do
-	for t in $(rotated "$i"); do batch_tps[$t]+="$(pgbench_tps $t batch.sql -t 300) "; done
-done
-report "INSERT 1,000-row batches" tps "$(m "${batch_tps[src_plain]}")" "$(m "${batch_tps[src_row]}")" "$(m "${batch_tps[src_stmt]}")"
-
+measure "INSERT 1,000-row batches" tps batch
 echo "== the worst case: each 1,000-row batch scattered over all 720 hours of 30 days (tps, median of $REPEAT)"
-declare -A scattered_tps
-for i in $(seq "$REPEAT"); do
-	for t in $(rotated "$i"); do scattered_tps[$t]+="$(pgbench_tps $t scattered.sql -t 100) "; done
-done
-report "INSERT 1,000-row batches over 720 windows" tps "$(m "${scattered_tps[src_plain]}")" "$(m "${scattered_tps[src_row]}")" "$(m "${scattered_tps[src_stmt]}")"
-
+measure "INSERT 1,000-row batches over 720 windows" tps scattered
 for sc in on off; do
 	psql_bench -c "ALTER SYSTEM SET synchronous_commit = $sc" -c "SELECT pg_reload_conf()" >/dev/null
-	declare -A single_tps=()
-	for i in $(seq "$REPEAT"); do
-		for t in $(rotated "$i"); do single_tps[$t]+="$(pgbench_tps $t single.sql -T 8) "; done
-	done
-	report "single-row INSERT transactions (sync $sc)" tps "$(m "${single_tps[src_plain]}")" "$(m "${single_tps[src_row]}")" "$(m "${single_tps[src_stmt]}")"
+	measure "single-row INSERT transactions (sync $sc)" tps single
 done
 
 echo "== late rows in 3 scattered old windows (a pipeline over a source of its own, 10 rows an hour)"
