@@ -21,15 +21,17 @@ OBJS = \
 	src/worker.o \
 	src/cron.o \
 	src/sandbox.o \
-	src/citus.o
+	src/citus.o \
+	src/track.o \
+	src/deps.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh hardening
+REGRESS = windows register run failure security checks refresh tracking dependencies hardening
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
-ISOLATION = backfill_twice backfill_vs_insert
+ISOLATION = backfill_twice backfill_vs_insert track_vs_window
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

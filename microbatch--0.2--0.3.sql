@@ -49,53 +49,6 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION microbatch.cron_jobs()
 	IS 'schedule and last pg_cron outcome of the jobs of pipelines whose owner the caller is a member of';
 
--- The status view (issues 8 and 12): it leaks nothing to a caller's
--- functions (security_barrier: the caller's conditions run after the view's
--- own); it names every function and operator by its schema; it tells the
--- truth after a crash (a window or run left running by a process that died
--- counts as failed); it shows the schedule and the scheduler's last outcome
--- (also of jobs that never reached microbatch) and the error of the last
--- run; and a pipeline complete up to its end_at has lag 0.
-CREATE OR REPLACE VIEW microbatch.status WITH (security_barrier) AS
-SELECT p.name AS pipeline,
-	   p.enabled,
-	   j.schedule,
-	   hw.high_water,
-	   CASE WHEN p.end_at IS NOT NULL AND done.complete THEN interval '0'
-			ELSE pg_catalog.now() OPERATOR(pg_catalog.-) hw.high_water END AS lag,
-	   (SELECT pg_catalog.count(*) FROM microbatch.windows w
-		 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
-		   AND w.status OPERATOR(pg_catalog.<>) 'succeeded'
-		   AND (w.status OPERATOR(pg_catalog.=) 'failed'
-				OR (w.status OPERATOR(pg_catalog.=) 'running' AND NOT busy.running)))
-		   AS failed_windows,
-	   microbatch.missing_windows(p.name) AS missing_windows,
-	   busy.running,
-	   lr.started_at AS last_run_at,
-	   CASE WHEN lr.status OPERATOR(pg_catalog.=) 'running' AND NOT busy.running
-			THEN 'failed' ELSE lr.status END AS last_run_status,
-	   j.last_job_status,
-	   j.last_job_message,
-	   lr.error AS last_run_error
-  FROM microbatch.pipelines p
- CROSS JOIN LATERAL (SELECT p.id OPERATOR(pg_catalog.=) ANY
-							(ARRAY(SELECT microbatch.running_pipelines())) AS running) busy
-  LEFT JOIN LATERAL (SELECT pg_catalog.max(w.window_end) AS high_water FROM microbatch.windows w
-					  WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
-						AND w.status OPERATOR(pg_catalog.=) 'succeeded') hw ON true
-  -- complete: a window reaching end_at succeeded (or was cut there, partial)
-  LEFT JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM microbatch.windows w
-									 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
-									   AND w.window_end OPERATOR(pg_catalog.>=) p.end_at
-									   AND w.status OPERATOR(pg_catalog.=) ANY
-										   (ARRAY['succeeded', 'partial'])) AS complete) done ON true
-  LEFT JOIN LATERAL (SELECT r.started_at, r.status, r.error FROM microbatch.runs r
-					  WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.id
-					  ORDER BY r.run_id DESC LIMIT 1) lr ON true
-  LEFT JOIN microbatch.cron_jobs() j ON j.pipeline OPERATOR(pg_catalog.=) p.name
- WHERE pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'MEMBER');
-COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run, last pg_cron job';
-
 -- Data checks and refresh (issue 10) ---------------------------------------
 
 -- mb_reset and mb_backfill refuse a pipeline whose allow_reset is false
@@ -149,3 +102,145 @@ AS 'MODULE_PATHNAME', 'microbatch_alter'
 LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mb_alter(text, text, int, timestamptz, int, text, bool, timestamptz, bool)
 	IS 'change the options of a pipeline that do not define its grid, move its begin_at, protect it from resets';
+
+-- Change tracking and dependencies (issue 9) ---------------------------------
+
+-- every relation a pipeline's query reads (its range table), for the
+-- dependency graph: a pipeline depends on the pipelines whose target it reads
+ALTER TABLE microbatch.pipelines ADD COLUMN reads regclass[] NOT NULL DEFAULT '{}';
+
+-- the sources whose changes mark a pipeline's windows stale (mb_track)
+CREATE TABLE microbatch.sources (
+	pipeline_id		bigint NOT NULL REFERENCES microbatch.pipelines (id) ON DELETE CASCADE,
+	source			regclass NOT NULL,
+	event_time		text NOT NULL,
+	PRIMARY KEY (pipeline_id, source)
+);
+CREATE INDEX sources_source_idx ON microbatch.sources (source);
+COMMENT ON TABLE microbatch.sources IS 'tracked sources: one row per mb_track';
+
+-- Stale marks: one row per writing transaction and window it changed, written
+-- in the writer's transaction (track.c), deleted by the window's own
+-- replacement before its query reads the sources (executor.c).  No foreign
+-- key: a writer must not wait for, or fail on, a pipeline being dropped;
+-- runs delete the marks of pipelines that are gone.
+CREATE TABLE microbatch.stale (
+	pipeline_id		bigint NOT NULL,
+	window_start	timestamptz NOT NULL,
+	marked_at		timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX stale_window_idx ON microbatch.stale (pipeline_id, window_start);
+COMMENT ON TABLE microbatch.stale IS 'windows changed by writers to tracked sources since they were last processed';
+
+SELECT pg_catalog.pg_extension_config_dump('microbatch.sources', '');
+SELECT pg_catalog.pg_extension_config_dump('microbatch.stale', '');
+REVOKE ALL ON microbatch.sources, microbatch.stale FROM PUBLIC;
+GRANT SELECT ON microbatch.sources, microbatch.stale TO PUBLIC;
+ALTER TABLE microbatch.sources ENABLE ROW LEVEL SECURITY;
+ALTER TABLE microbatch.stale ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sources_of_member ON microbatch.sources FOR SELECT
+	USING (EXISTS (SELECT 1 FROM microbatch.pipelines p WHERE p.id = pipeline_id));
+CREATE POLICY stale_of_member ON microbatch.stale FOR SELECT
+	USING (EXISTS (SELECT 1 FROM microbatch.pipelines p WHERE p.id = pipeline_id));
+
+-- the trigger function mb_track puts on a source; it runs as the writer and
+-- writes stale marks as the catalog owner
+CREATE FUNCTION microbatch.track_changes()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'microbatch_track_changes'
+LANGUAGE C;
+COMMENT ON FUNCTION microbatch.track_changes()
+	IS 'trigger of tracked sources: marks the processed windows their changes fall into stale';
+
+CREATE FUNCTION mb_track(name text, source regclass, event_time text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'microbatch_track'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mb_track(text, regclass, text)
+	IS 'mark the windows of a pipeline stale whenever rows of source with those event times change';
+
+CREATE FUNCTION mb_untrack(name text, source regclass)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'microbatch_untrack'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mb_untrack(text, regclass)
+	IS 'stop tracking a source of a pipeline; false if it was not tracked';
+
+DROP FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz, text, int, text);
+CREATE FUNCTION mb_register(name text, target regclass, event_time text, query text,
+							batch_size text, begin_at timestamptz,
+							lookback int DEFAULT 1, end_at timestamptz DEFAULT NULL,
+							time_zone text DEFAULT 'UTC', max_parallel int DEFAULT 1,
+							on_error text DEFAULT 'stop', track bool DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'microbatch_register'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz, text, int, text, bool)
+	IS 'register a pipeline; track => true tracks the tables its query filters by $1/$2; returns its id';
+
+-- the upstream pipelines that hold back windows of a pipeline, for the status view
+CREATE FUNCTION microbatch.waiting_on(name text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'microbatch_waiting_on'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION microbatch.waiting_on(text)
+	IS 'the upstream pipelines that hold back windows the next run of a pipeline would process';
+
+-- Status ---------------------------------------------------------------------
+
+-- The status view, once for all of 0.3.  It leaks nothing to a caller's
+-- functions (security_barrier: the caller's conditions run after the view's
+-- own) and names every function and operator by its schema (issue 8); it
+-- tells the truth after a crash: a window or run left running by a process
+-- that died counts as failed (issue 8); it shows the schedule and the
+-- scheduler's last outcome, also of jobs that never reached microbatch, the
+-- error of the last run, and lag 0 for a pipeline complete up to its end_at
+-- (issue 12); and the stale windows and the upstreams a pipeline waits on
+-- (issue 9).
+CREATE OR REPLACE VIEW microbatch.status WITH (security_barrier) AS
+SELECT p.name AS pipeline,
+	   p.enabled,
+	   j.schedule,
+	   hw.high_water,
+	   CASE WHEN p.end_at IS NOT NULL AND done.complete THEN interval '0'
+			ELSE pg_catalog.now() OPERATOR(pg_catalog.-) hw.high_water END AS lag,
+	   (SELECT pg_catalog.count(*) FROM microbatch.windows w
+		 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
+		   AND w.status OPERATOR(pg_catalog.<>) 'succeeded'
+		   AND (w.status OPERATOR(pg_catalog.=) 'failed'
+				OR (w.status OPERATOR(pg_catalog.=) 'running' AND NOT busy.running)))
+		   AS failed_windows,
+	   microbatch.missing_windows(p.name) AS missing_windows,
+	   busy.running,
+	   lr.started_at AS last_run_at,
+	   CASE WHEN lr.status OPERATOR(pg_catalog.=) 'running' AND NOT busy.running
+			THEN 'failed' ELSE lr.status END AS last_run_status,
+	   j.last_job_status,
+	   j.last_job_message,
+	   lr.error AS last_run_error,
+	   (SELECT pg_catalog.count(DISTINCT s.window_start) FROM microbatch.stale s
+		 WHERE s.pipeline_id OPERATOR(pg_catalog.=) p.id
+		   AND EXISTS (SELECT 1 FROM microbatch.windows w
+						WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
+						  AND w.window_start OPERATOR(pg_catalog.=) s.window_start
+						  AND w.status OPERATOR(pg_catalog.=) ANY (ARRAY['succeeded', 'partial'])))
+		   AS stale_windows,
+	   microbatch.waiting_on(p.name) AS waiting_on
+  FROM microbatch.pipelines p
+ CROSS JOIN LATERAL (SELECT p.id OPERATOR(pg_catalog.=) ANY
+							(ARRAY(SELECT microbatch.running_pipelines())) AS running) busy
+  LEFT JOIN LATERAL (SELECT pg_catalog.max(w.window_end) AS high_water FROM microbatch.windows w
+					  WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
+						AND w.status OPERATOR(pg_catalog.=) 'succeeded') hw ON true
+  -- complete: a window reaching end_at succeeded (or was cut there, partial)
+  LEFT JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM microbatch.windows w
+									 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
+									   AND w.window_end OPERATOR(pg_catalog.>=) p.end_at
+									   AND w.status OPERATOR(pg_catalog.=) ANY
+										   (ARRAY['succeeded', 'partial'])) AS complete) done ON true
+  LEFT JOIN LATERAL (SELECT r.started_at, r.status, r.error FROM microbatch.runs r
+					  WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.id
+					  ORDER BY r.run_id DESC LIMIT 1) lr ON true
+  LEFT JOIN microbatch.cron_jobs() j ON j.pipeline OPERATOR(pg_catalog.=) p.name
+ WHERE pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'MEMBER');
+COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run, last pg_cron job';

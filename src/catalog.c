@@ -15,14 +15,24 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -913,4 +923,388 @@ CatalogFinishRun(int64 run_id, const char *status, int skipped)
 					   "  finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
 					   3, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
+}
+
+/*
+ * Change tracking and dependencies: microbatch.sources, microbatch.stale and
+ * pipelines.reads (track.c, deps.c).
+ */
+
+static void InsertStaleMarksSPI(int count, int64 *pipeline_ids, TimestampTz *starts);
+
+static CatalogStatement insert_stale_marks = {
+	"INSERT INTO microbatch.stale (pipeline_id, window_start) "
+	"SELECT * FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]), "
+	"                        pg_catalog.unnest($2::pg_catalog.timestamptz[]))",
+	2, {INT8ARRAYOID, TIMESTAMPTZARRAYOID}
+};
+
+static CatalogStatement consume_stale_marks = {
+	"DELETE FROM microbatch.stale "
+	"WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3",
+	3, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID}
+};
+
+/*
+ * CatalogHasTracking tells whether the installed catalog has the tables of
+ * change tracking (0.3 and later), so that tracking and dependencies stay
+ * off with an older catalog.
+ */
+bool
+CatalogHasTracking(void)
+{
+	Oid			namespace = get_namespace_oid("microbatch", true);
+
+	return OidIsValid(namespace) && OidIsValid(get_relname_relid("stale", namespace));
+}
+
+/*
+ * CatalogInsertStaleMarks stores a stale mark per (pipeline, window start).
+ * Every writer to a tracked source calls this once per transaction, so it
+ * inserts the rows straight into the heap and the one index, as core's
+ * catalog code does: no statement, hence no name that could be resolved,
+ * no plan, no settings to change.  Should the table ever have other
+ * indexes, it goes through SPI like every other catalog statement.
+ */
+void
+CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts)
+{
+	Oid			namespace = get_namespace_oid("microbatch", false);
+	Relation	stale = table_open(get_relname_relid("stale", namespace), RowExclusiveLock);
+	List	   *indexes = RelationGetIndexList(stale);
+	Oid			index_oid = get_relname_relid("stale_window_idx", namespace);
+	Relation	index;
+	IndexInfo  *index_info;
+	TupleTableSlot **slots;
+	int			i;
+
+	if (list_length(indexes) != 1 || linitial_oid(indexes) != index_oid)
+	{
+		table_close(stale, RowExclusiveLock);
+		InsertStaleMarksSPI(count, pipeline_ids, starts);
+		return;
+	}
+	index = index_open(index_oid, RowExclusiveLock);
+	index_info = BuildIndexInfo(index);
+	slots = palloc(sizeof(TupleTableSlot *) * count);
+	for (i = 0; i < count; i++)
+	{
+		Datum		values[3] = {Int64GetDatum(pipeline_ids[i]), TimestampTzGetDatum(starts[i]),
+		TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
+		bool		nulls[3] = {false, false, false};
+
+		slots[i] = MakeSingleTupleTableSlot(RelationGetDescr(stale), &TTSOpsHeapTuple);
+		ExecStoreHeapTuple(heap_form_tuple(RelationGetDescr(stale), values, nulls), slots[i],
+						   true);
+	}
+	/* many marks (a transaction that touched many windows) fill pages at once */
+	heap_multi_insert(stale, slots, count, GetCurrentCommandId(true), 0, NULL);
+	for (i = 0; i < count; i++)
+	{
+		/* the index is on (pipeline_id, window_start): the first two columns */
+		Datum		keys[2] = {Int64GetDatum(pipeline_ids[i]), TimestampTzGetDatum(starts[i])};
+		bool		nulls[2] = {false, false};
+
+		(void) index_insert(index, keys, nulls, &slots[i]->tts_tid, stale, UNIQUE_CHECK_NO,
+							false, index_info);
+		ExecDropSingleTupleTableSlot(slots[i]);
+	}
+	index_close(index, RowExclusiveLock);
+	table_close(stale, RowExclusiveLock);
+}
+
+/*
+ * InsertStaleMarksSPI stores stale marks with an INSERT statement.  Called
+ * just before commit, when portals are closed, it brings its own snapshot.
+ */
+static void
+InsertStaleMarksSPI(int count, int64 *pipeline_ids, TimestampTz *starts)
+{
+	CatalogSession session;
+	bool		pushed = !ActiveSnapshotSet();
+	Datum	   *ids = palloc(sizeof(Datum) * count);
+	Datum	   *times = palloc(sizeof(Datum) * count);
+	Datum		values[2];
+	int			i;
+
+	for (i = 0; i < count; i++)
+	{
+		ids[i] = Int64GetDatum(pipeline_ids[i]);
+		times[i] = TimestampTzGetDatum(starts[i]);
+	}
+	values[0] = PointerGetDatum(construct_array(ids, count, INT8OID, 8, FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(times, count, TIMESTAMPTZOID, 8,
+												FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (pushed)
+		PushActiveSnapshot(GetTransactionSnapshot());
+	CatalogBegin(&session);
+	CatalogExecute(&insert_stale_marks, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+	if (pushed)
+		PopActiveSnapshot();
+}
+
+/*
+ * CatalogMarkAllProcessedStale marks every window of a pipeline that has a
+ * state row stale: its source was truncated.
+ */
+void
+CatalogMarkAllProcessedStale(int64 pipeline_id)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.stale (pipeline_id, window_start) "
+					   "SELECT pipeline_id, window_start FROM microbatch.windows "
+					   "WHERE pipeline_id = $1",
+					   1, types, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogConsumeStaleMarks deletes the marks of the windows starting in
+ * [from, to): those this statement's snapshot sees.  Marks committed later
+ * stay (track.c explains why this loses nothing).
+ */
+void
+CatalogConsumeStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+
+	CatalogBegin(&session);
+	CatalogExecute(&consume_stale_marks, values, NULL, SPI_OK_DELETE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogPruneStaleMarks deletes the marks of windows outside [from, to):
+ * before begin_at or after end_at, where no run will consume them; and the
+ * marks of pipelines that were dropped while a writer marked them.
+ */
+void
+CatalogPruneStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.stale "
+					   "WHERE pipeline_id = $1 AND (window_start < $2 OR window_start >= $3)",
+					   3, types, values, NULL, SPI_OK_DELETE);
+	CatalogExecuteOnce("DELETE FROM microbatch.stale s WHERE NOT EXISTS "
+					   "  (SELECT 1 FROM microbatch.pipelines p WHERE p.id = s.pipeline_id)",
+					   0, NULL, NULL, NULL, SPI_OK_DELETE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogStaleWindows lists, oldest first, at most limit processed windows
+ * (succeeded or partial) in [from, to) that carry a stale mark.  It starts
+ * from the marks, so its cost follows their number, not the history's.
+ */
+List *
+CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampTz to, int limit)
+{
+	if (!CatalogHasTracking())
+		return NIL;
+	return ReadWindowStates("SELECT w.window_start, w.window_end FROM "
+							"  (SELECT DISTINCT s.window_start FROM microbatch.stale s "
+							"    WHERE s.pipeline_id = $1 AND s.window_start >= $2 "
+							"      AND s.window_start < $3) s "
+							"  JOIN microbatch.windows w "
+							"    ON w.pipeline_id = $1 AND w.window_start = s.window_start "
+							"WHERE w.status IN ('succeeded', 'partial') "
+							"ORDER BY w.window_start LIMIT $4",
+							pipeline_id, from, to, limit);
+}
+
+/* CatalogSourceEventTime returns the column by which a pipeline tracks source, or NULL. */
+char *
+CatalogSourceEventTime(int64 pipeline_id, Oid source)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), ObjectIdGetDatum(source)};
+	char	   *event_time = NULL;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT event_time FROM microbatch.sources "
+					   "WHERE pipeline_id = $1 AND source = $2::pg_catalog.regclass",
+					   2, types, values, NULL, SPI_OK_SELECT);
+	if (SPI_processed > 0)
+	{
+		MemoryContext spi_context = MemoryContextSwitchTo(session.caller_context);
+
+		event_time = GetText(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+		MemoryContextSwitchTo(spi_context);
+	}
+	CatalogEnd(&session);
+	return event_time;
+}
+
+/* CatalogInsertSource records that a pipeline tracks source. */
+void
+CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, OIDOID, TEXTOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), ObjectIdGetDatum(source),
+	CStringGetTextDatum(event_time)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.sources (pipeline_id, source, event_time) "
+					   "VALUES ($1, $2::pg_catalog.regclass, $3)",
+					   3, types, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/* CatalogDeleteSources removes a pipeline's tracking of source, or of all (InvalidOid). */
+bool
+CatalogDeleteSources(int64 pipeline_id, Oid source)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, OIDOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), ObjectIdGetDatum(source)};
+	bool		deleted;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.sources "
+					   "WHERE pipeline_id = $1 AND ($2 = 0 OR source = $2::pg_catalog.regclass)",
+					   2, types, values, NULL, SPI_OK_DELETE);
+	deleted = SPI_processed > 0;
+	CatalogEnd(&session);
+	return deleted;
+}
+
+/*
+ * CatalogDeleteSourcesOfDroppedTables forgets the tracking of the tables the
+ * current DROP removed, and the marks of pipelines that track nothing any
+ * more; only valid in a sql_drop trigger.
+ */
+void
+CatalogDeleteSourcesOfDroppedTables(void)
+{
+	CatalogSession session;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("DELETE FROM microbatch.sources s "
+					   "USING pg_catalog.pg_event_trigger_dropped_objects() d "
+					   "WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass "
+					   "  AND d.objid = s.source::pg_catalog.oid AND d.objsubid = 0",
+					   0, NULL, NULL, NULL, SPI_OK_DELETE);
+	CatalogExecuteOnce("DELETE FROM microbatch.stale m WHERE NOT EXISTS "
+					   "  (SELECT 1 FROM microbatch.sources s WHERE s.pipeline_id = m.pipeline_id)",
+					   0, NULL, NULL, NULL, SPI_OK_DELETE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogReadTrackers lists every tracked source with what its trigger
+ * needs to find the windows a change falls into.
+ */
+List *
+CatalogReadTrackers(MemoryContext context)
+{
+	CatalogSession session;
+	List	   *trackers = NIL;
+	MemoryContext spi_context;
+	uint64		i;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT s.pipeline_id, s.source::pg_catalog.oid, s.event_time, "
+					   "       p.batch_size, p.time_zone, p.target::pg_catalog.oid, p.event_time "
+					   "FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	spi_context = MemoryContextSwitchTo(context);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		CatalogTracker *tracker = palloc0(sizeof(CatalogTracker));
+		bool		isnull;
+
+		tracker->pipeline_id = DatumGetInt64(GetDatum(tuple, desc, 1, &isnull));
+		tracker->source = DatumGetObjectId(GetDatum(tuple, desc, 2, &isnull));
+		tracker->event_time = GetText(tuple, desc, 3);
+		tracker->batch_size = GetText(tuple, desc, 4);
+		tracker->time_zone = GetText(tuple, desc, 5);
+		tracker->target = DatumGetObjectId(GetDatum(tuple, desc, 6, &isnull));
+		tracker->target_event_time = GetText(tuple, desc, 7);
+		trackers = lappend(trackers, tracker);
+	}
+	MemoryContextSwitchTo(spi_context);
+	CatalogEnd(&session);
+	return trackers;
+}
+
+/* CatalogSetReads stores the relations a pipeline's query reads. */
+void
+CatalogSetReads(int64 pipeline_id, List *relids)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, OIDARRAYOID};
+	Datum	   *oids = palloc(sizeof(Datum) * Max(list_length(relids), 1));
+	Datum		values[2];
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, relids)
+		oids[n++] = ObjectIdGetDatum(lfirst_oid(lc));
+	values[0] = Int64GetDatum(pipeline_id);
+	values[1] = PointerGetDatum(construct_array(oids, n, OIDOID, sizeof(Oid), true,
+												TYPALIGN_INT));
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET reads = $2::pg_catalog.regclass[] "
+					   "WHERE id = $1",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogReadGraph lists every pipeline with its target and the relations
+ * its query reads, by name.
+ */
+List *
+CatalogReadGraph(MemoryContext context)
+{
+	CatalogSession session;
+	List	   *nodes = NIL;
+	MemoryContext spi_context;
+	uint64		i;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT id, name, target::pg_catalog.oid, reads::pg_catalog.oid[], enabled "
+					   "FROM microbatch.pipelines ORDER BY name",
+					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+	spi_context = MemoryContextSwitchTo(context);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		CatalogGraphNode *node = palloc0(sizeof(CatalogGraphNode));
+		bool		isnull;
+		Datum	   *oids;
+		int			n;
+		int			j;
+
+		node->id = DatumGetInt64(GetDatum(tuple, desc, 1, &isnull));
+		node->name = GetText(tuple, desc, 2);
+		node->target = DatumGetObjectId(GetDatum(tuple, desc, 3, &isnull));
+		deconstruct_array(DatumGetArrayTypeP(GetDatum(tuple, desc, 4, &isnull)), OIDOID,
+						  sizeof(Oid), true, TYPALIGN_INT, &oids, NULL, &n);
+		for (j = 0; j < n; j++)
+			node->reads = lappend_oid(node->reads, DatumGetObjectId(oids[j]));
+		node->enabled = DatumGetBool(GetDatum(tuple, desc, 5, &isnull));
+		nodes = lappend(nodes, node);
+	}
+	MemoryContextSwitchTo(spi_context);
+	CatalogEnd(&session);
+	return nodes;
 }

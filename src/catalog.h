@@ -45,6 +45,28 @@ typedef struct CatalogCheck
 	char	   *sql;
 } CatalogCheck;
 
+/* a tracked source, with what its trigger needs (track.c) */
+typedef struct CatalogTracker
+{
+	int64		pipeline_id;
+	Oid			source;
+	char	   *event_time;		/* column of the source */
+	char	   *batch_size;
+	char	   *time_zone;
+	Oid			target;
+	char	   *target_event_time;
+} CatalogTracker;
+
+/* a pipeline in the dependency graph (deps.c) */
+typedef struct CatalogGraphNode
+{
+	int64		id;
+	char	   *name;
+	Oid			target;
+	List	   *reads;			/* of Oid: relations its query reads */
+	bool		enabled;
+} CatalogGraphNode;
+
 extern Oid	CatalogOwner(void);
 
 /* pipelines */
@@ -87,5 +109,21 @@ extern void CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome);
 extern void CatalogFinishRun(int64 run_id, const char *status, int skipped);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
 extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
+
+/* change tracking and dependencies */
+extern bool CatalogHasTracking(void);
+extern void CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts);
+extern void CatalogMarkAllProcessedStale(int64 pipeline_id);
+extern void CatalogConsumeStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to);
+extern void CatalogPruneStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to);
+extern List *CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampTz to,
+								 int limit);
+extern char *CatalogSourceEventTime(int64 pipeline_id, Oid source);
+extern void CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time);
+extern bool CatalogDeleteSources(int64 pipeline_id, Oid source);
+extern void CatalogDeleteSourcesOfDroppedTables(void);
+extern List *CatalogReadTrackers(MemoryContext context);
+extern void CatalogSetReads(int64 pipeline_id, List *relids);
+extern List *CatalogReadGraph(MemoryContext context);
 
 #endif							/* MICROBATCH_CATALOG_H */

@@ -28,6 +28,9 @@
  * Then the pipeline's data checks (checks.c) run on the rows just written,
  * in the same transaction and sandbox; one that fails fails the window.
  *
+ * Before the INSERT the window's stale marks are consumed, and after it
+ * the pipelines that track this target are marked (track.c).
+ *
  * ExecuteWindowGuarded wraps a window in a subtransaction: a failure rolls
  * back the window's statements and leaves the transaction usable, so that
  * the failure itself can be recorded and committed.
@@ -54,6 +57,7 @@
 #include "executor.h"
 #include "progress.h"
 #include "sandbox.h"
+#include "track.h"
 
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
@@ -203,11 +207,15 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 	event_bounds[0] = BoundAsEventType(executor, start);
 	event_bounds[1] = BoundAsEventType(executor, end);
 
+	/* its own writes mark nothing of itself (track.c) */
+	TrackReplaceBegin(pipeline);
 	rc = SPI_execute_plan(executor->delete_plan, event_bounds, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "DELETE of window failed: %s", SPI_result_code_string(rc));
 	outcome->rows_deleted = SPI_processed;
 
+	/* before the query takes its snapshot: why nothing is lost, in track.c */
+	TrackConsume(pipeline, start, end);
 	rc = SPI_execute_plan(executor->insert_plan, bounds, NULL, false, 0);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "INSERT of window failed: %s", SPI_result_code_string(rc));
@@ -226,6 +234,7 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 				 errhint("Filter the query's source on $1 and $2, and derive \"%s\" from the source's event time.",
 						 pipeline->event_time)));
 	ChecksRun(executor, start, end, bounds, event_bounds, outcome->rows_inserted);
+	TrackReplaceEnd(pipeline, start, end);
 
 	SandboxLeave(&sandbox);
 	if (executor->on_citus)

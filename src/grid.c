@@ -26,10 +26,12 @@
 #include <ctype.h>
 #include <math.h>
 
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -485,4 +487,30 @@ microbatch_windows(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 	}
 	return (Datum) 0;
+}
+
+/*
+ * GridCheckEventColumn requires a column of relid that holds event times
+ * of a type the grid can place (a target's, or a tracked source's), and
+ * returns that type.
+ */
+Oid
+GridCheckEventColumn(Oid relid, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+	Oid			type;
+
+	if (attnum == InvalidAttrNumber || attnum < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("event-time column \"%s\" does not exist in table \"%s\"",
+						column, get_rel_name(relid))));
+	type = get_atttype(relid, attnum);
+	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("event-time column \"%s\" has unsupported type %s",
+						column, format_type_be(type)),
+				 errhint("Use a column of type timestamptz, timestamp or date.")));
+	return type;
 }

@@ -44,5 +44,6 @@ extern TimestampTz GridFloor(Grid *grid, TimestampTz t);
 extern TimestampTz GridNext(Grid *grid, TimestampTz window_start);
 extern TimestampTz GridPrev(Grid *grid, TimestampTz window_start);
 extern void GridCheckFinite(TimestampTz t, const char *what);
+extern Oid	GridCheckEventColumn(Oid relid, const char *column);
 
 #endif							/* MICROBATCH_GRID_H */

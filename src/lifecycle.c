@@ -8,10 +8,11 @@
  *
  * - on sql_drop, a pipeline whose target table was dropped is disabled and
  *	 its job removed (its state is kept: re-create the table and enable it,
- *	 or mb_drop it);
+ *	 or mb_drop it), and the tracking of dropped sources is forgotten;
  * - on ddl_command_start of DROP EXTENSION microbatch, every job the
- *	 extension created is removed before its functions disappear.  Both are
- *	 transactional: if the DROP fails, the jobs come back with it.
+ *	 extension created is removed before its functions disappear, and so is
+ *	 every tracking trigger (track.c), which would otherwise block the drop.
+ *	 Both are transactional: if the DROP fails, the jobs come back with it.
  *
  * mb_prune deletes old runs; a window's latest state is never deleted, and
  * neither is a run that some window's latest state points to.
@@ -35,6 +36,7 @@
 #include "catalog.h"
 #include "cron.h"
 #include "pipeline.h"
+#include "track.h"
 
 static bool CatalogExists(void);
 
@@ -68,6 +70,7 @@ microbatch_on_sql_drop(PG_FUNCTION_ARGS)
 	if (!CatalogExists())
 		PG_RETURN_VOID();
 
+	TrackSourcesDropped();
 	names = CatalogPipelinesOfDroppedTables();
 	foreach(lc, names)
 	{
@@ -114,6 +117,8 @@ microbatch_on_drop_extension(PG_FUNCTION_ARGS)
 			dropping_us = true;
 	if (!dropping_us || !CatalogExists())
 		PG_RETURN_VOID();
+
+	TrackDropAll();
 
 	foreach(lc, CatalogAllPipelineNames())
 	{

@@ -2,7 +2,8 @@
  *
  * pipeline.c
  *	  Registering, validating, altering, resetting and dropping pipelines,
- *	  and the checks every other entry point makes before it uses one.
+ *	  tracking their sources (track.c does the work), and the checks every
+ *	  other entry point makes before it uses one.
  *
  * Validation happens entirely before anything is written, so every bad
  * input leaves the catalog as it was.  The query is parsed and analysed the
@@ -35,10 +36,12 @@
 #include "compat.h"
 #include "catalog.h"
 #include "cron.h"
+#include "deps.h"
 #include "pipeline.h"
 #include "refresh.h"
 #include "runlock.h"
 #include "sandbox.h"
+#include "track.h"
 
 #define MAX_PIPELINE_NAME 63
 
@@ -57,11 +60,15 @@ static char *CheckQuery(const char *query, Pipeline *pipeline, List **columns);
 static bool FindParams(Node *node, ParamUse *use);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
+static Query *AnalyseQuery(Pipeline *pipeline);
+static Pipeline *OpenTracked(FunctionCallInfo fcinfo);
 
 PG_FUNCTION_INFO_V1(microbatch_register);
 PG_FUNCTION_INFO_V1(microbatch_alter);
 PG_FUNCTION_INFO_V1(microbatch_reset);
 PG_FUNCTION_INFO_V1(microbatch_drop);
+PG_FUNCTION_INFO_V1(microbatch_track);
+PG_FUNCTION_INFO_V1(microbatch_untrack);
 
 /*
  * PipelineOpen finds a pipeline by name and checks that the caller may do
@@ -252,21 +259,8 @@ CheckTarget(Oid target, Oid owner)
 static Oid
 CheckEventTime(Oid target, const char *event_time, const Grid *grid)
 {
-	AttrNumber	attnum = get_attnum(target, event_time);
-	Oid			type;
+	Oid			type = GridCheckEventColumn(target, event_time);
 
-	if (attnum == InvalidAttrNumber || attnum < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("event-time column \"%s\" does not exist in table \"%s\"",
-						event_time, get_rel_name(target))));
-	type = get_atttype(target, attnum);
-	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("event-time column \"%s\" has unsupported type %s",
-						event_time, format_type_be(type)),
-				 errhint("Use a column of type timestamptz, timestamp or date.")));
 	if (type == DATEOID && GridIsSubDay(grid))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
@@ -429,6 +423,19 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 	return text;
 }
 
+/*
+ * AnalyseQuery analyses a pipeline's checked query again, for what the
+ * dependency graph and tracking read from it.
+ */
+static Query *
+AnalyseQuery(Pipeline *pipeline)
+{
+	Oid			param_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	char	   *text;
+
+	return AnalyseSelect(pipeline->query, "query", param_types, NULL, &text);
+}
+
 /* CheckOnError accepts 'stop' and 'continue'. */
 static void
 CheckOnError(const char *on_error)
@@ -475,8 +482,10 @@ RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what)
 
 /*
  * mb_register(name, target, event_time, query, batch_size, begin_at,
- * lookback, end_at, time_zone, max_parallel, on_error) validates and stores
- * a pipeline, owned by the calling role.
+ * lookback, end_at, time_zone, max_parallel, on_error, track) validates and
+ * stores a pipeline, owned by the calling role, with the relations its query
+ * reads (deps.c), and with track the sources it filters by $1/$2 (track.c).
+ * Before 0.3 the function had eleven arguments.
  */
 Datum
 microbatch_register(PG_FUNCTION_ARGS)
@@ -485,6 +494,8 @@ microbatch_register(PG_FUNCTION_ARGS)
 	List	   *columns;
 	int			arg;
 	char	   *on_error;
+	Query	   *analysed;
+	List	   *reads;
 
 	for (arg = 1; arg <= 10; arg++)
 		if (arg != 7 && PG_ARGISNULL(arg))
@@ -526,9 +537,16 @@ microbatch_register(PG_FUNCTION_ARGS)
 	CheckOptions(p);
 	CheckOnError(on_error);
 	p->query = CheckQuery(p->query, p, &columns);
+	analysed = AnalyseQuery(p);
+	reads = DepsQueryRelations(analysed);
+	DepsCheck(p, reads);
 
 	p->begin_at = GridFloor(&p->grid, p->begin_at);
-	PG_RETURN_INT64(CatalogInsertPipeline(p));
+	p->id = CatalogInsertPipeline(p);
+	DepsStore(p, reads);
+	if (PG_NARGS() > 11 && !PG_ARGISNULL(11) && PG_GETARG_BOOL(11))
+		TrackFromQuery(p, analysed);
+	PG_RETURN_INT64(p->id);
 }
 
 /*
@@ -543,6 +561,7 @@ microbatch_alter(PG_FUNCTION_ARGS)
 {
 	Pipeline   *p = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"), PIPELINE_MANAGE);
 	List	   *columns;
+	List	   *reads = NIL;
 	TimestampTz old_begin_at = p->begin_at;
 
 	if (!PG_ARGISNULL(2))
@@ -579,10 +598,14 @@ microbatch_alter(PG_FUNCTION_ARGS)
 			PipelineCheckRunnable(p);	/* reports the missing target */
 		p->search_path = GetConfigOptionByName("search_path", NULL, false);
 		p->query = CheckQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), p, &columns);
+		reads = DepsQueryRelations(AnalyseQuery(p));
+		DepsCheck(p, reads);
 	}
 	if (p->begin_at != old_begin_at)
 		RefreshMoveBeginAt(p);
 	CatalogUpdatePipeline(p);
+	if (!PG_ARGISNULL(1))
+		DepsStore(p, reads);
 	PG_RETURN_VOID();
 }
 
@@ -606,8 +629,8 @@ microbatch_reset(PG_FUNCTION_ARGS)
 }
 
 /*
- * mb_drop(name) removes a pipeline, its state, its history and its pg_cron
- * job.  The target table and its rows stay.
+ * mb_drop(name) removes a pipeline, its state, its history, its pg_cron
+ * job and its tracking triggers.  The target table and its rows stay.
  */
 Datum
 microbatch_drop(PG_FUNCTION_ARGS)
@@ -616,6 +639,43 @@ microbatch_drop(PG_FUNCTION_ARGS)
 
 	RunLockAcquire(p, false);
 	(void) CronUnschedule(p, true);
+	(void) TrackForget(p, InvalidOid);
 	CatalogDeletePipeline(p->id);
 	PG_RETURN_VOID();
+}
+
+/*
+ * OpenTracked opens the pipeline named by the first argument for a change
+ * of its tracking, and refuses a NULL source (the second).
+ */
+static Pipeline *
+OpenTracked(FunctionCallInfo fcinfo)
+{
+	Pipeline   *pipeline = PipelineOpen(RequiredTextArg(fcinfo, 0, "pipeline name"),
+										PIPELINE_MANAGE);
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source must not be null")));
+	return pipeline;
+}
+
+/* mb_track(name, source, event_time) tracks a source of a pipeline. */
+Datum
+microbatch_track(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = OpenTracked(fcinfo);
+
+	TrackSource(pipeline, PG_GETARG_OID(1), RequiredTextArg(fcinfo, 2, "event_time"));
+	PG_RETURN_VOID();
+}
+
+/* mb_untrack(name, source) stops tracking; false if it was not tracked. */
+Datum
+microbatch_untrack(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = OpenTracked(fcinfo);
+
+	PG_RETURN_BOOL(TrackForget(pipeline, PG_GETARG_OID(1)));
 }

@@ -13,6 +13,9 @@
  * - missing / new: never processed, before / after the high-water mark;
  * - lookback: the `lookback` windows just before the high-water mark.
  *
+ * Windows of a pipeline whose upstreams have not succeeded through their
+ * end wait (deps.c): mb_plan shows them as "waiting", runs leave them out.
+ *
  * The plan is built from three index scans whose size follows the work to
  * do, not the history: the high-water mark (partial index on succeeded
  * windows), the windows not succeeded (partial index), and the state rows
@@ -36,19 +39,22 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "compat.h"
 #include "catalog.h"
+#include "deps.h"
 #include "plan.h"
 #include "progress.h"
 
 static const char *const reason_names[REASON_COUNT] = {
-	"failed", "stale", "partial", "missing", "new", "lookback", "backfill"
+	"failed", "stale", "partial", "missing", "new", "lookback", "backfill", "waiting"
 };
 
 /* how many state rows the gap walk reads at a time */
@@ -70,10 +76,12 @@ static void PlanGaps(PlanBuilder *builder, bool has_high_water, TimestampTz high
 					 RunPlan *plan);
 static void PlanPending(PlanBuilder *builder, bool failed_only);
 static void PlanLookback(PlanBuilder *builder, TimestampTz high_water);
+static void PlanStale(PlanBuilder *builder);
 static void PlanBackfill(PlanBuilder *builder, TimestampTz from, TimestampTz to);
 
 PG_FUNCTION_INFO_V1(microbatch_plan);
 PG_FUNCTION_INFO_V1(microbatch_missing_windows);
+PG_FUNCTION_INFO_V1(microbatch_waiting_on);
 
 /* WindowReasonName returns the reason as mb_plan shows it. */
 const char *
@@ -194,6 +202,21 @@ PlanGaps(PlanBuilder *builder, bool has_high_water, TimestampTz high_water, RunP
 	list_free_deep(recorded);
 }
 
+/*
+ * PlanStale adds the processed windows that writers to tracked sources
+ * marked stale (track.c).
+ */
+static void
+PlanStale(PlanBuilder *builder)
+{
+	Pipeline   *pipeline = builder->pipeline;
+	ListCell   *lc;
+
+	foreach(lc, CatalogStaleWindows(pipeline->id, pipeline->begin_at, builder->limit,
+									builder->max_windows))
+		AddWindow(builder, ((WindowState *) lfirst(lc))->start, REASON_STALE);
+}
+
 /* PlanLookback adds the lookback windows just before the high-water mark. */
 static void
 PlanLookback(PlanBuilder *builder, TimestampTz high_water)
@@ -270,6 +293,7 @@ PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to)
 	{
 		has_high_water = CatalogHighWater(pipeline->id, &high_water);
 		PlanPending(&builder, false);
+		PlanStale(&builder);
 		PlanGaps(&builder, has_high_water, high_water, plan);
 		if (has_high_water)
 			PlanLookback(&builder, high_water);
@@ -328,6 +352,7 @@ microbatch_plan(PG_FUNCTION_ARGS)
 					   PG_GETARG_TIMESTAMPTZ(2));
 	}
 
+	DepsHoldWaiting(pipeline, plan, false);
 	ProgressTruncated(pipeline, plan);
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < plan->nwindows; i++)
@@ -353,4 +378,23 @@ microbatch_missing_windows(PG_FUNCTION_ARGS)
 	Pipeline   *pipeline = PipelineOpen(text_to_cstring(PG_GETARG_TEXT_PP(0)), PIPELINE_READ);
 
 	PG_RETURN_INT32(PlanRun(pipeline, RUN_KIND_RUN, 0, 0)->reason_counts[REASON_MISSING]);
+}
+
+/*
+ * microbatch.waiting_on(name) names the upstream pipelines that hold back
+ * windows the next run would otherwise process, for the microbatch.status
+ * view.
+ */
+Datum
+microbatch_waiting_on(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = PipelineOpen(text_to_cstring(PG_GETARG_TEXT_PP(0)), PIPELINE_READ);
+	List	   *names = DepsWaitingOn(pipeline, PlanRun(pipeline, RUN_KIND_RUN, 0, 0));
+	Datum	   *elements = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, names)
+		elements[n++] = CStringGetTextDatum(lfirst(lc));
+	PG_RETURN_ARRAYTYPE_P(construct_array(elements, n, TEXTOID, -1, false, TYPALIGN_INT));
 }

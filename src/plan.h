@@ -27,6 +27,7 @@ typedef enum WindowReason
 	REASON_NEW,
 	REASON_LOOKBACK,
 	REASON_BACKFILL,
+	REASON_WAITING,				/* held back until its upstreams catch up (deps.c) */
 	REASON_COUNT
 } WindowReason;
 

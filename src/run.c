@@ -36,9 +36,11 @@
 
 #include "catalog.h"
 #include "compat.h"
+#include "deps.h"
 #include "launcher.h"
 #include "run.h"
 #include "runlock.h"
+#include "track.h"
 
 int			microbatch_max_workers = 8;
 
@@ -69,7 +71,10 @@ RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid)
 	CatalogInsertRun(run_id, pipeline->id, RunKindName(plan->kind), plan->nwindows,
 					 leader_pid);
 	if (plan->kind == RUN_KIND_RUN)
+	{
 		CatalogAdvanceContiguous(pipeline->id, plan->contiguous_until);
+		TrackPrune(pipeline);
+	}
 }
 
 /* RunFinish records how a run ended. */
@@ -184,6 +189,10 @@ RunPipeline(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to,
 	{
 		RunPlan    *plan = PlanRun(pipeline, kind, from, to);
 
+		/* windows whose upstreams are behind wait; running totals go in order */
+		DepsHoldWaiting(pipeline, plan, true);
+		if (DepsReadsOwnTarget(pipeline))
+			max_parallel = 1;
 		summary->windows = plan->nwindows;
 		if (in_session)
 		{
@@ -311,7 +320,8 @@ RunAllPipeline(Pipeline *pipeline, RunKind kind, int max_parallel, RunSummary *s
 
 /*
  * RunAndReturn is mb_run and mb_retry: run one pipeline, or for mb_run with
- * no name every enabled one the caller may run, and return a row each.
+ * no name every enabled one the caller may run, upstream first, and return
+ * a row each; the downstreams of a pipeline that failed are skipped.
  * Running all of them goes on past busy and broken pipelines; the error
  * that ends it names them only after every other pipeline has run.
  */
@@ -327,11 +337,12 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 	StringInfoData broken;
 	int			nbroken = 0;
 	int			broken_code = 0;
+	List	   *failed_names = NIL;	/* failed or skipped: their downstreams skip */
 
 	if (!all)
 		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	else if (kind == RUN_KIND_RUN)
-		names = CatalogEnabledPipelineNames();
+		names = DepsOrder(CatalogEnabledPipelineNames());
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -347,12 +358,28 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 		if (all)
 		{
 			/* running all pipelines: only the caller's own */
+			const char *upstream;
+
 			pipeline = CatalogReadPipeline(lfirst(lc));
 			if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
 				continue;
+			upstream = DepsFailedUpstream(pipeline, failed_names);
+			if (upstream != NULL)
+			{
+				ereport(NOTICE,
+						(errmsg("skipping pipeline \"%s\": its upstream pipeline \"%s\" failed in this run",
+								pipeline->name, upstream)));
+				failed_names = lappend(failed_names, pipeline->name);
+				continue;
+			}
 			if (!RunAllPipeline(pipeline, kind, ArgMaxParallel(fcinfo, 1, pipeline), &summary,
 								&broken, &nbroken, &broken_code))
+			{
+				failed_names = lappend(failed_names, pipeline->name);
 				continue;
+			}
+			if (summary.failed > 0)
+				failed_names = lappend(failed_names, pipeline->name);
 		}
 		else
 		{

@@ -1,0 +1,161 @@
+-- Change tracking (DESIGN §7, §4.6): writers mark exactly the processed windows they change
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET microbatch.progress = off;
+CREATE ROLE mb_tracker;
+CREATE ROLE mb_writer;
+GRANT CREATE ON SCHEMA public TO mb_tracker;
+SET ROLE mb_tracker;
+CREATE TABLE clicks (at timestamptz, n int);
+GRANT INSERT, UPDATE, DELETE, SELECT, TRUNCATE ON clicks TO mb_writer;
+-- one click an hour for ten days
+INSERT INTO clicks SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 1 FROM generate_series(0, 239) i;
+CREATE TABLE weights (w int);
+CREATE TABLE clicks_daily (day timestamptz, n bigint);
+-- track => true tracks what the query filters by $1/$2, and names what it reads without
+SELECT mb_register('clicks_daily', 'clicks_daily', 'day',
+       $$SELECT date_trunc('day', c.at) AS day, sum(c.n)::bigint AS n
+         FROM clicks c LEFT JOIN weights ON false
+         WHERE c.at >= $1 AND c.at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-11', track => true) > 0 AS registered;
+SELECT p.name, s.source, s.event_time FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'clicks'::regclass ORDER BY 1;
+SELECT windows, succeeded FROM mb_run('clicks_daily');
+-- then nothing is left to do
+SELECT * FROM mb_plan('clicks_daily');
+
+-- late rows of any age with lookback 0: one transaction touching two distant
+-- days stales exactly those two windows, not the days between
+RESET ROLE;
+SET ROLE mb_writer;
+BEGIN;
+INSERT INTO clicks VALUES ('2024-01-02 05:00', 100);
+INSERT INTO clicks VALUES ('2024-01-02 06:00', 100);
+INSERT INTO clicks VALUES ('2024-01-09 05:00', 100);
+COMMIT;
+-- the writer has no right on microbatch and cannot read the marks it wrote
+SELECT count(*) AS marks_seen_by_writer FROM microbatch.stale;
+RESET ROLE;
+SET ROLE mb_tracker;
+SELECT * FROM mb_plan('clicks_daily');
+SELECT stale_windows FROM microbatch.status WHERE pipeline = 'clicks_daily';
+SELECT windows, succeeded FROM mb_run('clicks_daily');
+SELECT day, n FROM clicks_daily WHERE n <> 24 ORDER BY 1;
+-- the run consumed the marks
+SELECT count(*) AS marks FROM microbatch.stale;
+SELECT * FROM mb_plan('clicks_daily');
+
+-- a transaction that rolls back marks nothing
+BEGIN;
+INSERT INTO clicks VALUES ('2024-01-03 05:00', 1);
+ROLLBACK;
+SELECT count(*) AS marks FROM microbatch.stale;
+
+-- an UPDATE that moves a row from one day to another stales both days
+UPDATE clicks SET at = '2024-01-05 01:00' WHERE at = '2024-01-02 05:00' AND n = 100;
+SELECT * FROM mb_plan('clicks_daily');
+SELECT windows FROM mb_run('clicks_daily');
+-- DELETE, COPY and MERGE mark their days too
+DELETE FROM clicks WHERE at = '2024-01-09 05:00' AND n = 100;
+COPY clicks FROM stdin;
+2024-01-07 10:00:00+00	5
+\.
+MERGE INTO clicks c USING (VALUES ('2024-01-04 03:00'::timestamptz, 7)) v(at, n) ON c.at = v.at
+  WHEN MATCHED THEN UPDATE SET n = c.n + v.n;
+SELECT * FROM mb_plan('clicks_daily');
+SELECT windows FROM mb_run('clicks_daily');
+SELECT count(*) AS wrong_days FROM clicks_daily d
+  FULL JOIN (SELECT date_trunc('day', at) AS day, sum(n) AS n FROM clicks
+              WHERE at < '2024-01-11' GROUP BY 1) e ON e.day = d.day
+ WHERE d.n IS DISTINCT FROM e.n;
+
+-- a window's own replacement never stales its own pipeline, even when it
+-- tracks its own target
+SELECT mb_track('clicks_daily', 'clicks_daily', 'day');
+CALL mb_backfill('clicks_daily', '2024-01-01', '2024-01-03');
+SELECT count(*) AS marks FROM microbatch.stale;
+SELECT mb_untrack('clicks_daily', 'clicks_daily');
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'clicks_daily'::regclass;
+
+-- TRUNCATE stales every processed window
+RESET ROLE;
+SET ROLE mb_writer;
+TRUNCATE clicks;
+RESET ROLE;
+SET ROLE mb_tracker;
+SELECT count(*) AS stale_windows FROM mb_plan('clicks_daily') WHERE reason = 'stale';
+SELECT windows, rows_deleted, rows_inserted FROM mb_run('clicks_daily');
+SELECT count(*) AS rows_left FROM clicks_daily;
+
+-- track => true does not track a view it reads, and says so
+CREATE VIEW clicks_view AS SELECT * FROM clicks;
+CREATE TABLE clicks_by_view (day timestamptz, n bigint);
+SELECT mb_register('clicks_by_view', 'clicks_by_view', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(n)::bigint AS n FROM clicks_view
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', track => true) > 0 AS registered;
+SELECT count(*) AS sources FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ WHERE p.name = 'clicks_by_view';
+SELECT mb_drop('clicks_by_view');
+DROP TABLE clicks_by_view;
+
+-- bad input: each refused, nothing written
+SELECT mb_track('no_such', 'clicks', 'at');
+SELECT mb_track('clicks_daily', NULL, 'at');
+SELECT mb_track('clicks_daily', 'clicks_view', 'at');
+SELECT mb_track('clicks_daily', 'weights', 'at');
+SELECT mb_track('clicks_daily', 'weights', 'w');
+SELECT mb_track('clicks_daily', 'clicks', 'at');
+SELECT mb_untrack('clicks_daily', 'weights');
+RESET ROLE;
+CREATE TABLE not_mine (at timestamptz);
+SET ROLE mb_tracker;
+SELECT mb_track('clicks_daily', 'not_mine', 'at');
+RESET ROLE;
+SET ROLE mb_writer;
+SELECT mb_track('clicks_daily', 'clicks', 'at');
+SELECT mb_untrack('clicks_daily', 'clicks');
+RESET ROLE;
+SELECT s.source FROM microbatch.sources s ORDER BY 1;
+SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'microbatch%' ORDER BY 1, 2;
+
+-- a partitioned source gets a row trigger, cloned to its partitions: a
+-- write straight into a partition is seen too
+SET ROLE mb_tracker;
+CREATE TABLE pclicks (at timestamptz, n int) PARTITION BY RANGE (at);
+CREATE TABLE pclicks_1 PARTITION OF pclicks FOR VALUES FROM ('2024-01-01') TO ('2024-01-06');
+CREATE TABLE pclicks_2 PARTITION OF pclicks FOR VALUES FROM ('2024-01-06') TO ('2024-01-11');
+INSERT INTO pclicks SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 1 FROM generate_series(0, 239) i;
+CREATE TABLE pclicks_daily (day timestamptz, n bigint);
+SELECT mb_register('pclicks_daily', 'pclicks_daily', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(n)::bigint AS n FROM pclicks
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-11', track => true) > 0 AS registered;
+SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%' ORDER BY 1, 2;
+SELECT windows FROM mb_run('pclicks_daily');
+INSERT INTO pclicks_2 VALUES ('2024-01-08 01:00', 5);
+UPDATE pclicks SET n = 2 WHERE at = '2024-01-02 01:00';
+SELECT * FROM mb_plan('pclicks_daily');
+SELECT mb_drop('pclicks_daily');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%';
+DROP TABLE pclicks, pclicks_daily;
+RESET ROLE;
+
+-- untracking removes the trigger; dropping a source forgets it
+SET ROLE mb_tracker;
+SELECT mb_untrack('clicks_daily', 'clicks'), mb_untrack('clicks_daily', 'clicks');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'clicks'::regclass;
+SELECT mb_track('clicks_daily', 'clicks', 'at');
+DROP VIEW clicks_view;
+DROP TABLE clicks;
+SELECT count(*) AS sources FROM microbatch.sources;
+-- mb_drop removes the triggers of its sources
+CREATE TABLE clicks2 (at timestamptz, n int);
+SELECT mb_track('clicks_daily', 'clicks2', 'at');
+SELECT mb_drop('clicks_daily');
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'clicks2'::regclass;
+DROP TABLE clicks2, clicks_daily, weights;
+RESET ROLE;
+DROP TABLE not_mine;
+REVOKE CREATE ON SCHEMA public FROM mb_tracker;
+DROP ROLE mb_tracker, mb_writer;

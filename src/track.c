@@ -1,0 +1,1150 @@
+/*-------------------------------------------------------------------------
+ *
+ * track.c
+ *	  Change tracking: the trigger on tracked sources that marks the
+ *	  processed windows their changes fall into stale, what mb_track and
+ *	  mb_untrack (pipeline.c) call to put it there and take it away, and
+ *	  what a window's replacement calls to consume and to pass on marks.
+ *
+ * A pipeline that tracks a source (microbatch.sources) is told exactly
+ * which of its windows changed, so that lookback can be 0.
+ *
+ * Capture.  mb_track puts triggers on the source that all call
+ * microbatch.track_changes(): on a plain table, AFTER INSERT (and COPY),
+ * AFTER UPDATE (old and new rows) and AFTER DELETE statement-level triggers
+ * with transition tables (MERGE fires them too), and AFTER TRUNCATE.  A
+ * partitioned table gets one BEFORE INSERT OR UPDATE OR DELETE ... FOR
+ * EACH ROW trigger instead, because PostgreSQL clones row triggers to the
+ * partitions, so that a write straight into a partition is seen, while a
+ * partition cannot have transition tables.  Either way the function only
+ * places each event time on every tracking pipeline's grid and adds the
+ * window to a per-transaction set (sorted; a row in a window already in the
+ * set costs a binary search, not a grid computation); the set is written as
+ * stale marks, one row per pipeline and window, just before the transaction
+ * commits (XACT_EVENT_PRE_COMMIT), as the catalog owner (catalog.c).  A
+ * transaction that touches two distant days writes two marks, never the
+ * days between.  TRUNCATE marks every window with a state row at once.
+ *
+ * Statement level was chosen over row level by measurement
+ * (doc/benchmarks.md): a BEFORE ROW trigger makes COPY give up its
+ * multi-row inserts and doubles its time, while the transition table costs
+ * a copy of each row; for single-row transactions both cost the same.
+ *
+ * Marks are written for every changed window, processed or not: whether a
+ * window has been processed is exactly what may be changing concurrently
+ * (see below).  Planning only reports a mark as reason "stale" when its
+ * window has been processed; a never-processed window is "new" or
+ * "missing" anyway, and its mark is consumed when it is first processed.
+ *
+ * Consumption, and why no row is lost.  A window's replacement deletes the
+ * marks of its window (TrackConsume) in its own transaction, after its
+ * DELETE and before the INSERT that runs the pipeline's query.  Let W be a
+ * writer that changes rows of window w and C the replacement of w.
+ *
+ * - Marks and source rows commit together, in W's transaction.
+ * - In READ COMMITTED, C's mark DELETE and its INSERT ... <query> each take
+ *	 a snapshot, the INSERT's after the DELETE finished.  If C's DELETE
+ *	 sees (and so deletes) W's mark, W committed before that DELETE's
+ *	 snapshot, hence before the INSERT's: the query reads W's rows.
+ * - If W commits after the DELETE's snapshot, its mark is not visible to
+ *	 the DELETE and is not deleted: whatever the query saw, w is marked and
+ *	 the next run processes it again.  Marks are only ever inserted, never
+ *	 updated, so the DELETE cannot follow an update chain into a mark
+ *	 committed later.
+ * - Under REPEATABLE READ or SERIALIZABLE both statements share one
+ *	 snapshot, and the same holds.
+ * - If C rolls back, its DELETE of marks rolls back with it.
+ *
+ * So a row committed into a window while the window is processed is either
+ * read by the window's query or leaves its window marked: never lost.  The
+ * isolation spec test/specs/track_vs_window.spec runs both orders, and a
+ * window processed for the first time.
+ *
+ * A window's own replacement does not mark its own pipeline: while a
+ * window is replaced (TrackReplaceBegin/End) the trigger ignores changes to
+ * that target for its own pipeline, and for the pipelines that track the
+ * target by the same event-time column, which TrackReplaceEnd marks instead
+ * by range: every one of their windows that overlaps the replaced window,
+ * whatever the two grids (a changed hour stales its day, a changed day its
+ * 24 hours).
+ *
+ * Marks never grow without bound: there is one per writing transaction and
+ * window until a run processes the window; runs delete marks outside
+ * [begin_at, end_at) and of dropped pipelines, and when a pipeline stops
+ * tracking its last source (mb_untrack, or the source is dropped) its marks
+ * go.  Only a pipeline that tracks something consumes marks, so the windows
+ * of the others pay no statement for it.
+ *
+ * The trackers of every relation are cached per backend and reloaded when
+ * microbatch.sources changes: mb_track, mb_untrack, mb_drop and the drop of
+ * a source send a relcache invalidation for microbatch.sources.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "parser/parse_func.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "pipeline.h"
+#include "sandbox.h"
+#include "track.h"
+
+#define TRIGGER_NAME "microbatch_track"
+#define TRUNCATE_TRIGGER_NAME "microbatch_track_truncate"
+
+/* a pipeline that tracks some relation, with its grid */
+typedef struct Tracker
+{
+	CatalogTracker row;
+	Grid		grid;
+} Tracker;
+
+/* how one relation (a source, or a partition of one) feeds one tracker */
+typedef struct RelationTracker
+{
+	int			tracker;		/* index into trackers */
+	AttrNumber	attnum;			/* the event-time column in this relation */
+	Oid			type;
+} RelationTracker;
+
+/* the trackers of one relation */
+typedef struct TrackedRelation
+{
+	Oid			relid;
+	int			count;
+	RelationTracker *trackers;
+} TrackedRelation;
+
+/* the windows one tracker saw change in this transaction */
+typedef struct ChangedWindows
+{
+	int			count;
+	int			capacity;
+	TimestampTz *starts;		/* sorted, distinct */
+	TimestampTz *ends;			/* the end of each of them */
+	TimestampTz last_start;		/* the window of the last row, for a quick hit */
+	TimestampTz last_end;
+} ChangedWindows;
+
+static MemoryContext cache_context = NULL;
+static bool cache_valid = false;
+static uint64 invalidations = 0;	/* how many arrived, ever */
+static Oid	cached_sources_relid = InvalidOid;
+static int	ntrackers = 0;
+static Tracker *trackers = NULL;
+static List *relations = NIL;	/* of TrackedRelation * */
+
+static MemoryContext changes_context = NULL;
+static ChangedWindows *changes = NULL;	/* one per tracker, this transaction */
+static bool callbacks_registered = false;
+
+/* the window being replaced now, whose own changes mark nothing */
+static int64 replacing_pipeline = 0;
+static Oid	replacing_target = InvalidOid;
+static const char *replacing_event_time = NULL;
+
+PG_FUNCTION_INFO_V1(microbatch_track_changes);
+
+static void LoadTrackers(void);
+static bool TrackersLoaded(void);
+static void InvalidateTrackers(Datum arg, Oid relid);
+static void TrackXactCallback(XactEvent event, void *arg);
+static void TrackSubXactCallback(SubXactEvent event, SubTransactionId sub,
+								 SubTransactionId parent, void *arg);
+static TrackedRelation *RelationTrackers(Relation relation);
+static void AddChange(int tracker, TimestampTz start, TimestampTz end);
+static void CollectTuple(TrackedRelation *tracked, TupleDesc desc, HeapTuple tuple);
+static void FlushChanges(void);
+static Oid	TrackFunctionOid(void);
+static void CreateTriggers(Oid source, Oid owner);
+static void DropTriggers(Oid source);
+static void SignalTrackersChanged(void);
+
+/* RegisterCallbacks sets up the cache invalidation and commit hooks once. */
+static void
+RegisterCallbacks(void)
+{
+	if (callbacks_registered)
+		return;
+	cache_context = AllocSetContextCreate(TopMemoryContext, "microbatch trackers",
+										  ALLOCSET_SMALL_SIZES);
+	changes_context = AllocSetContextCreate(TopMemoryContext, "microbatch changes",
+											ALLOCSET_SMALL_SIZES);
+	CacheRegisterRelcacheCallback(InvalidateTrackers, (Datum) 0);
+	RegisterXactCallback(TrackXactCallback, NULL);
+	RegisterSubXactCallback(TrackSubXactCallback, NULL);
+	callbacks_registered = true;
+}
+
+/* InvalidateTrackers drops the cache when microbatch.sources changed. */
+static void
+InvalidateTrackers(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == cached_sources_relid)
+	{
+		cache_valid = false;
+		invalidations++;
+	}
+}
+
+/*
+ * LoadTrackers reads every tracked source with its pipeline's grid.  Changes
+ * already collected in this transaction are written first, since they
+ * refer to the trackers by position.
+ */
+static void
+LoadTrackers(void)
+{
+	List	   *rows;
+	ListCell   *lc;
+	int			i = 0;
+	uint64		invalidations_before = invalidations;
+
+	if (changes != NULL)
+		FlushChanges();
+	MemoryContextReset(cache_context);
+	relations = NIL;
+	ntrackers = 0;
+	cached_sources_relid = get_relname_relid("sources", get_namespace_oid("microbatch", false));
+
+	rows = CatalogReadTrackers(cache_context);
+	ntrackers = list_length(rows);
+	trackers = MemoryContextAllocZero(cache_context, sizeof(Tracker) * Max(ntrackers, 1));
+	foreach(lc, rows)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cache_context);
+
+		trackers[i].row = *(CatalogTracker *) lfirst(lc);
+		GridInit(&trackers[i].grid, trackers[i].row.batch_size, trackers[i].row.time_zone);
+		MemoryContextSwitchTo(old);
+		i++;
+	}
+	/* an invalidation that arrived while reading leaves it to be read again */
+	cache_valid = invalidations == invalidations_before;
+}
+
+/*
+ * TrackersLoaded makes sure the trackers are read, and tells whether the
+ * installed catalog tracks anything at all (0.3 and later).
+ */
+static bool
+TrackersLoaded(void)
+{
+	if (!CatalogHasTracking())
+		return false;
+	RegisterCallbacks();
+	if (!cache_valid)
+		LoadTrackers();
+	return true;
+}
+
+/*
+ * RelationTrackers returns the trackers of a relation: of itself, or of the
+ * partitioned table it is a partition of.
+ */
+static TrackedRelation *
+RelationTrackers(Relation relation)
+{
+	Oid			relid = RelationGetRelid(relation);
+	TrackedRelation *tracked;
+	List	   *tracked_oids = list_make1_oid(relid);
+	MemoryContext old;
+	ListCell   *lc;
+	int			i;
+
+	RegisterCallbacks();
+	if (!cache_valid)
+		LoadTrackers();
+	foreach(lc, relations)
+	{
+		tracked = lfirst(lc);
+		if (tracked->relid == relid)
+			return tracked;
+	}
+
+	if (relation->rd_rel->relispartition)
+		tracked_oids = list_concat(tracked_oids, get_partition_ancestors(relid));
+	old = MemoryContextSwitchTo(cache_context);
+	tracked = palloc0(sizeof(TrackedRelation));
+	tracked->relid = relid;
+	tracked->trackers = palloc0(sizeof(RelationTracker) * Max(ntrackers, 1));
+	for (i = 0; i < ntrackers; i++)
+	{
+		AttrNumber	attnum;
+
+		if (!list_member_oid(tracked_oids, trackers[i].row.source))
+			continue;
+		attnum = get_attnum(relid, trackers[i].row.event_time);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("tracked event-time column \"%s\" no longer exists in table \"%s\"",
+							trackers[i].row.event_time, RelationGetRelationName(relation)),
+					 errhint("Stop tracking it with mb_untrack, or track another column.")));
+		tracked->trackers[tracked->count].tracker = i;
+		tracked->trackers[tracked->count].attnum = attnum;
+		tracked->trackers[tracked->count].type = get_atttype(relid, attnum);
+		tracked->count++;
+	}
+	relations = lappend(relations, tracked);
+	MemoryContextSwitchTo(old);
+	return tracked;
+}
+
+/* EventInstant reads an event time of any supported type as an instant. */
+static bool
+EventInstant(Datum value, Oid type, Grid *grid, TimestampTz *instant)
+{
+	Timestamp	local;
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+
+	if (type == TIMESTAMPTZOID)
+		*instant = DatumGetTimestampTz(value);
+	else
+	{
+		/* timestamp and date are local times in the pipeline's zone */
+		if (type == DATEOID)
+		{
+			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+				return false;
+			local = date2timestamp_no_overflow(DatumGetDateADT(value));
+		}
+		else
+			local = DatumGetTimestamp(value);
+		if (TIMESTAMP_NOT_FINITE(local) || timestamp2tm(local, NULL, &tm, &fsec, NULL, NULL) != 0)
+			return false;
+		offset = DetermineTimeZoneOffset(&tm, grid->tz);
+		if (tm2timestamp(&tm, fsec, &offset, instant) != 0)
+			return false;
+	}
+	return !TIMESTAMP_NOT_FINITE(*instant);
+}
+
+/*
+ * AddChange adds a window to what a tracker saw change in this transaction,
+ * keeping the set sorted and distinct.
+ */
+static void
+AddChange(int tracker, TimestampTz start, TimestampTz end)
+{
+	ChangedWindows *changed;
+	int			low = 0;
+	int			high;
+
+	if (changes == NULL)
+		changes = MemoryContextAllocZero(changes_context,
+										 sizeof(ChangedWindows) * Max(ntrackers, 1));
+	changed = &changes[tracker];
+	changed->last_start = start;
+	changed->last_end = end;
+	high = changed->count;
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+
+		if (changed->starts[mid] == start)
+			return;
+		if (changed->starts[mid] < start)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (changed->count == changed->capacity)
+	{
+		changed->capacity = Max(8, changed->capacity * 2);
+		changed->starts = changed->starts == NULL ?
+			MemoryContextAlloc(changes_context, sizeof(TimestampTz) * changed->capacity) :
+			repalloc(changed->starts, sizeof(TimestampTz) * changed->capacity);
+		changed->ends = changed->ends == NULL ?
+			MemoryContextAlloc(changes_context, sizeof(TimestampTz) * changed->capacity) :
+			repalloc(changed->ends, sizeof(TimestampTz) * changed->capacity);
+	}
+	memmove(&changed->starts[low + 1], &changed->starts[low],
+			sizeof(TimestampTz) * (changed->count - low));
+	memmove(&changed->ends[low + 1], &changed->ends[low],
+			sizeof(TimestampTz) * (changed->count - low));
+	changed->starts[low] = start;
+	changed->ends[low] = end;
+	changed->count++;
+}
+
+/*
+ * SkipForReplacement tells whether a change seen by a tracker is a window's own
+ * replacement, which marks nothing for its pipeline nor for those that
+ * TrackReplaceEnd marks by range.
+ */
+static bool
+SkipForReplacement(Tracker *tracker)
+{
+	if (replacing_pipeline == 0 || tracker->row.source != replacing_target)
+		return false;
+	return tracker->row.pipeline_id == replacing_pipeline ||
+		strcmp(tracker->row.event_time, replacing_event_time) == 0;
+}
+
+/*
+ * KnownWindow tells whether an instant falls into a window already
+ * collected (a binary search: far cheaper than placing it on the grid), and
+ * remembers that window for the next row.
+ */
+static inline bool
+KnownWindow(ChangedWindows *changed, TimestampTz instant)
+{
+	int			low = 0;
+	int			high = changed->count;
+
+	if (changed->count > 0 && instant >= changed->last_start && instant < changed->last_end)
+		return true;
+	while (low < high)
+	{
+		int			mid = (low + high) / 2;
+
+		if (changed->starts[mid] <= instant)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (low == 0 || instant >= changed->ends[low - 1])
+		return false;
+	changed->last_start = changed->starts[low - 1];
+	changed->last_end = changed->ends[low - 1];
+	return true;
+}
+
+/*
+ * CollectValue adds the window of one event time to what a tracker of the
+ * relation saw change.
+ */
+static inline void
+CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
+{
+	RelationTracker *rt = &tracked->trackers[i];
+	Tracker    *tracker = &trackers[rt->tracker];
+	TimestampTz instant;
+	TimestampTz start;
+
+	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant))
+		return;
+	if (changes != NULL && KnownWindow(&changes[rt->tracker], instant))
+		return;
+	if (SkipForReplacement(tracker))
+		return;
+	start = GridFloor(&tracker->grid, instant);
+	AddChange(rt->tracker, start, GridNext(&tracker->grid, start));
+}
+
+/* CollectTuple adds the windows of one row's event time, for every tracker. */
+static void
+CollectTuple(TrackedRelation *tracked, TupleDesc desc, HeapTuple tuple)
+{
+	int			i;
+
+	for (i = 0; i < tracked->count; i++)
+	{
+		bool		isnull;
+		Datum		value = heap_getattr(tuple, tracked->trackers[i].attnum, desc, &isnull);
+
+		CollectValue(tracked, i, value, isnull);
+	}
+}
+
+/*
+ * CollectTuplestore adds the windows of every row of a transition table
+ * (the statement-level form of the trigger).
+ */
+static void
+CollectTuplestore(TrackedRelation *tracked, TupleDesc desc, Tuplestorestate *store)
+{
+	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+
+	tuplestore_rescan(store);
+	while (tuplestore_gettupleslot(store, true, false, slot))
+	{
+		int			i;
+
+		for (i = 0; i < tracked->count; i++)
+		{
+			bool		isnull;
+			Datum		value = slot_getattr(slot, tracked->trackers[i].attnum, &isnull);
+
+			CollectValue(tracked, i, value, isnull);
+		}
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * FlushChanges writes the windows collected in this transaction as stale
+ * marks, in one statement, and forgets them.
+ */
+static void
+FlushChanges(void)
+{
+	int			total = 0;
+	int64	   *ids;
+	TimestampTz *starts;
+	int			i;
+	int			n = 0;
+
+	if (changes == NULL)
+		return;
+	for (i = 0; i < ntrackers; i++)
+		total += changes[i].count;
+	if (total > 0)
+	{
+		ids = palloc(sizeof(int64) * total);
+		starts = palloc(sizeof(TimestampTz) * total);
+		for (i = 0; i < ntrackers; i++)
+		{
+			int			j;
+
+			for (j = 0; j < changes[i].count; j++)
+			{
+				ids[n] = trackers[i].row.pipeline_id;
+				starts[n++] = changes[i].starts[j];
+			}
+		}
+		CatalogInsertStaleMarks(n, ids, starts);
+	}
+	changes = NULL;
+	MemoryContextReset(changes_context);
+}
+
+/*
+ * TrackXactCallback writes the collected marks just before the transaction
+ * commits or is prepared, and forgets them when it ends either way.
+ */
+static void
+TrackXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			FlushChanges();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PREPARE:
+			changes = NULL;
+			MemoryContextReset(changes_context);
+			replacing_pipeline = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * TrackSubXactCallback ends a replacement that failed.  Changes collected in
+ * a subtransaction that rolled back stay collected: marking a window too
+ * many is harmless.
+ */
+static void
+TrackSubXactCallback(SubXactEvent event, SubTransactionId sub, SubTransactionId parent,
+					 void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		replacing_pipeline = 0;
+}
+
+/*
+ * microbatch.track_changes() is the trigger of tracked sources: rows go into
+ * this transaction's set of changed windows; TRUNCATE marks every window
+ * with a state row of every tracking pipeline at once.
+ */
+Datum
+microbatch_track_changes(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigger = (TriggerData *) fcinfo->context;
+	TrackedRelation *tracked;
+	TupleDesc	desc;
+	int			i;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("microbatch.track_changes() must be called as a trigger")));
+	tracked = RelationTrackers(trigger->tg_relation);
+	desc = RelationGetDescr(trigger->tg_relation);
+
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigger->tg_event))
+	{
+		for (i = 0; i < tracked->count; i++)
+			CatalogMarkAllProcessedStale(trackers[tracked->trackers[i].tracker].row.pipeline_id);
+		return PointerGetDatum(NULL);
+	}
+
+	if (TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+	{
+		/* the new row of an INSERT, the old row of a DELETE, both of an UPDATE */
+		if (tracked->count > 0)
+			CollectTuple(tracked, desc, trigger->tg_trigtuple);
+		if (tracked->count > 0 && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
+			CollectTuple(tracked, desc, trigger->tg_newtuple);
+		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
+			return PointerGetDatum(trigger->tg_newtuple);
+		return PointerGetDatum(trigger->tg_trigtuple);
+	}
+
+	/* statement level, with transition tables */
+	if (trigger->tg_oldtable)
+		CollectTuplestore(tracked, desc, trigger->tg_oldtable);
+	if (trigger->tg_newtable)
+		CollectTuplestore(tracked, desc, trigger->tg_newtable);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * TrackReplaceBegin notes that a window of the pipeline is being replaced:
+ * until TrackReplaceEnd, its own writes to its target mark nothing.
+ */
+void
+TrackReplaceBegin(Pipeline *pipeline)
+{
+	replacing_pipeline = pipeline->id;
+	replacing_target = pipeline->target;
+	replacing_event_time = pipeline->event_time;
+}
+
+/*
+ * TrackReplaceEnd marks stale, by range, every window of the pipelines that
+ * track this pipeline's target by its event-time column and that overlaps
+ * the replaced window [start, end), the pipeline itself excepted.
+ */
+void
+TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
+{
+	int			capacity = 16;
+	int			n = 0;
+	int64	   *ids = palloc(sizeof(int64) * capacity);
+	TimestampTz *starts = palloc(sizeof(TimestampTz) * capacity);
+	int			i;
+
+	replacing_pipeline = 0;
+	if (!TrackersLoaded())
+		return;
+	for (i = 0; i < ntrackers; i++)
+	{
+		Tracker    *tracker = &trackers[i];
+		TimestampTz w;
+
+		if (tracker->row.source != pipeline->target ||
+			tracker->row.pipeline_id == pipeline->id ||
+			strcmp(tracker->row.event_time, pipeline->event_time) != 0)
+			continue;
+		for (w = GridFloor(&tracker->grid, start); w < end; w = GridNext(&tracker->grid, w))
+		{
+			CHECK_FOR_INTERRUPTS();
+			if (n == capacity)
+			{
+				capacity *= 2;
+				ids = repalloc(ids, sizeof(int64) * capacity);
+				starts = repalloc(starts, sizeof(TimestampTz) * capacity);
+			}
+			ids[n] = tracker->row.pipeline_id;
+			starts[n++] = w;
+		}
+	}
+	if (n > 0)
+		CatalogInsertStaleMarks(n, ids, starts);
+}
+
+/*
+ * TrackConsume deletes the stale marks of the windows starting in
+ * [start, end) of a pipeline that is replacing them: called after the
+ * window's DELETE and before its INSERT (see the top of this file).  Only
+ * a pipeline that tracks something can have marks (they go when it stops),
+ * so the others pay no statement.
+ */
+void
+TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end)
+{
+	int			i;
+
+	if (!TrackersLoaded())
+		return;
+	for (i = 0; i < ntrackers; i++)
+		if (trackers[i].row.pipeline_id == pipeline->id)
+		{
+			CatalogConsumeStaleMarks(pipeline->id, start, end);
+			return;
+		}
+}
+
+/* TrackFunctionOid returns the oid of microbatch.track_changes(). */
+static Oid
+TrackFunctionOid(void)
+{
+	return LookupFuncName(list_make2(makeString("microbatch"), makeString("track_changes")),
+						  0, NULL, false);
+}
+
+/*
+ * CreateTriggers puts the tracking triggers on source, as the pipeline's
+ * owner (who must be allowed to create triggers on it), unless they are
+ * there already.
+ */
+static void
+CreateTriggers(Oid source, Oid owner)
+{
+	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
+												   get_rel_name(source));
+	Sandbox		sandbox;
+	int			rc;
+
+	List	   *statements = NIL;
+	ListCell   *lc;
+
+	if (OidIsValid(get_trigger_oid(source, TRUNCATE_TRIGGER_NAME, true)))
+		return;
+	if (get_rel_relkind(source) == RELKIND_PARTITIONED_TABLE)
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME
+									  " BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"
+									  " EXECUTE FUNCTION microbatch.track_changes()", table));
+	else
+	{
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_insert"
+									  " AFTER INSERT ON %s REFERENCING NEW TABLE AS changed"
+									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+									  table));
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_update"
+									  " AFTER UPDATE ON %s REFERENCING OLD TABLE AS old NEW TABLE AS new"
+									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+									  table));
+		statements = lappend(statements,
+							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_delete"
+									  " AFTER DELETE ON %s REFERENCING OLD TABLE AS changed"
+									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+									  table));
+	}
+	statements = lappend(statements,
+						 psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER_NAME " AFTER TRUNCATE ON %s"
+								  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
+								  table));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	SandboxEnterTrusted(&sandbox, owner);
+	foreach(lc, statements)
+	{
+		rc = SPI_execute(lfirst(lc), false, 0);
+		if (rc != SPI_OK_UTILITY)
+			elog(ERROR, "CREATE TRIGGER failed: %s", SPI_result_code_string(rc));
+	}
+	SandboxLeave(&sandbox);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * DropTriggers removes microbatch's tracking triggers from a relation, or
+ * from every relation when source is InvalidOid: only triggers that call
+ * microbatch.track_changes(), whatever their names.
+ */
+static void
+DropTriggers(Oid source)
+{
+	Oid			function = TrackFunctionOid();
+	Relation	pg_trigger = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *doomed = NIL;
+	ListCell   *lc;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(source));
+	scan = systable_beginscan(pg_trigger, TriggerRelidNameIndexId, OidIsValid(source), NULL,
+							  OidIsValid(source) ? 1 : 0, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(tuple);
+
+		if (form->tgfoid == function && !form->tgisinternal && !OidIsValid(form->tgparentid))
+			doomed = lappend_oid(doomed, form->oid);
+	}
+	systable_endscan(scan);
+	table_close(pg_trigger, AccessShareLock);
+
+	foreach(lc, doomed)
+	{
+		ObjectAddress address;
+
+		ObjectAddressSet(address, TriggerRelationId, lfirst_oid(lc));
+		performDeletion(&address, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+	}
+}
+
+/*
+ * SignalTrackersChanged tells every backend (this one too) to reload its
+ * trackers at its next transaction or lock.
+ */
+static void
+SignalTrackersChanged(void)
+{
+	Oid			sources = get_relname_relid("sources", get_namespace_oid("microbatch", false));
+
+	if (OidIsValid(sources))
+		CacheInvalidateRelcacheByRelid(sources);
+}
+
+/*
+ * TrackSource makes a pipeline track source by its event_time column: checks
+ * the caller, the column and the owner's TRIGGER privilege, records it and
+ * puts the triggers on the source.
+ */
+void
+TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
+{
+	char		relkind = get_rel_relkind(source);
+	AclResult	acl;
+
+	if (!CatalogHasTracking())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("change tracking needs microbatch 0.3"),
+				 errhint("Run ALTER EXTENSION microbatch UPDATE.")));
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is not a table", get_rel_name(source)),
+				 errdetail("Only changes to plain and partitioned tables can be tracked.")));
+	acl = pg_class_aclcheck(source, pipeline->owner, ACL_TRIGGER);
+	if (acl != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("owner of pipeline \"%s\" may not create triggers on table \"%s\"",
+						pipeline->name, get_rel_name(source)),
+				 errhint("Tracking a source puts a trigger on it: its owner must have the TRIGGER privilege on it.")));
+	(void) GridCheckEventColumn(source, event_time);
+	if (CatalogSourceEventTime(pipeline->id, source) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("pipeline \"%s\" already tracks table \"%s\"",
+						pipeline->name, get_rel_name(source)),
+				 errhint("Stop tracking it first with mb_untrack to track another column.")));
+
+	CreateTriggers(source, pipeline->owner);
+	CatalogInsertSource(pipeline->id, source, event_time);
+	SignalTrackersChanged();
+}
+
+/*
+ * TrackForget stops a pipeline tracking source (every source when
+ * InvalidOid) and drops triggers no pipeline needs any more.  When the
+ * pipeline tracks nothing any more, its marks go too.  Returns whether it
+ * tracked anything.
+ */
+bool
+TrackForget(Pipeline *pipeline, Oid source)
+{
+	List	   *sources = NIL;
+	List	   *trackers_left;
+	ListCell   *lc;
+	bool		pipeline_tracks = false;
+	bool		deleted;
+
+	if (!CatalogHasTracking())
+		return false;
+	foreach(lc, CatalogReadTrackers(CurrentMemoryContext))
+	{
+		CatalogTracker *row = lfirst(lc);
+
+		if (row->pipeline_id == pipeline->id && (!OidIsValid(source) || row->source == source))
+			sources = lappend_oid(sources, row->source);
+	}
+	deleted = CatalogDeleteSources(pipeline->id, source);
+	trackers_left = CatalogReadTrackers(CurrentMemoryContext);
+	foreach(lc, sources)
+	{
+		Oid			relid = lfirst_oid(lc);
+		bool		still = false;
+		ListCell   *t;
+
+		foreach(t, trackers_left)
+			if (((CatalogTracker *) lfirst(t))->source == relid)
+				still = true;
+		if (!still && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			DropTriggers(relid);
+	}
+	foreach(lc, trackers_left)
+		if (((CatalogTracker *) lfirst(lc))->pipeline_id == pipeline->id)
+			pipeline_tracks = true;
+	if (!pipeline_tracks)
+		CatalogConsumeStaleMarks(pipeline->id, DT_NOBEGIN, DT_NOEND);
+	SignalTrackersChanged();
+	return deleted;
+}
+
+/*
+ * TrackDropAll removes every tracking trigger, for DROP EXTENSION: the
+ * triggers call a function of the extension and would block it.
+ */
+void
+TrackDropAll(void)
+{
+	if (OidIsValid(get_namespace_oid("microbatch", true)) &&
+		OidIsValid(LookupFuncName(list_make2(makeString("microbatch"),
+											 makeString("track_changes")), 0, NULL, true)))
+		DropTriggers(InvalidOid);
+}
+
+/*
+ * TrackSourcesDropped forgets the tracking of tables just dropped (their
+ * triggers went with them); for the sql_drop event trigger.
+ */
+void
+TrackSourcesDropped(void)
+{
+	if (!CatalogHasTracking())
+		return;
+	CatalogDeleteSourcesOfDroppedTables();
+	SignalTrackersChanged();
+}
+
+/* a relation of a query and the column its $1/$2 range filter is on */
+typedef struct RangeFilter
+{
+	Index		rtindex;
+	AttrNumber	attnum;
+	bool		lower;			/* col >= $1 (or > $1) */
+	bool		upper;			/* col < $2 (or <= $2) */
+} RangeFilter;
+
+/* what the search for range filters found in one query level */
+typedef struct FilterSearch
+{
+	List	   *filters;		/* of RangeFilter * */
+} FilterSearch;
+
+/* StripCasts looks through casts to the expression they convert. */
+static Node *
+StripCasts(Node *node)
+{
+	for (;;)
+	{
+		if (node && IsA(node, RelabelType))
+			node = (Node *) ((RelabelType *) node)->arg;
+		else if (node && IsA(node, FuncExpr) &&
+				 ((FuncExpr *) node)->funcformat != COERCE_EXPLICIT_CALL &&
+				 list_length(((FuncExpr *) node)->args) >= 1)
+			node = linitial(((FuncExpr *) node)->args);
+		else
+			return node;
+	}
+}
+
+/* ParamNumber returns 1 or 2 for $1 or $2 (through casts), else 0. */
+static int
+ParamNumber(Node *node)
+{
+	node = StripCasts(node);
+	if (node && IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXTERN &&
+		(((Param *) node)->paramid == 1 || ((Param *) node)->paramid == 2))
+		return ((Param *) node)->paramid;
+	return 0;
+}
+
+/*
+ * NoteComparison records a comparison of a column of this query level with
+ * $1 or $2 that bounds it from below by $1 or from above by $2.
+ */
+static void
+NoteComparison(OpExpr *op, FilterSearch *search)
+{
+	Node	   *left = StripCasts(linitial(op->args));
+	Node	   *right = StripCasts(lsecond(op->args));
+	char	   *name = get_opname(op->opno);
+	bool		var_left = IsA(left, Var);
+	Var		   *var = (Var *) (var_left ? left : right);
+	int			param = ParamNumber(var_left ? right : left);
+	bool		greater;
+	RangeFilter *filter = NULL;
+	ListCell   *lc;
+
+	if (name == NULL || param == 0 || !IsA(var, Var) || var->varlevelsup != 0)
+		return;
+	if (strcmp(name, ">=") == 0 || strcmp(name, ">") == 0)
+		greater = var_left;
+	else if (strcmp(name, "<=") == 0 || strcmp(name, "<") == 0)
+		greater = !var_left;
+	else
+		return;
+	/* greater: the column is bounded from below */
+	if ((greater && param != 1) || (!greater && param != 2))
+		return;
+	foreach(lc, search->filters)
+	{
+		RangeFilter *f = lfirst(lc);
+
+		if (f->rtindex == var->varno && f->attnum == var->varattno)
+			filter = f;
+	}
+	if (filter == NULL)
+	{
+		filter = palloc0(sizeof(RangeFilter));
+		filter->rtindex = var->varno;
+		filter->attnum = var->varattno;
+		search->filters = lappend(search->filters, filter);
+	}
+	if (greater)
+		filter->lower = true;
+	else
+		filter->upper = true;
+}
+
+/* FindComparisons walks one query level's quals, not into subqueries. */
+static bool
+FindComparisons(Node *node, FilterSearch *search)
+{
+	if (node == NULL || IsA(node, Query))
+		return false;
+	if (IsA(node, OpExpr) && list_length(((OpExpr *) node)->args) == 2)
+		NoteComparison((OpExpr *) node, search);
+	return expression_tree_walker(node, FindComparisons, (void *) search);
+}
+
+/* the relations a query filters by $1/$2, and those it does not */
+typedef struct TrackSearch
+{
+	List	   *tracked;		/* of Oid */
+	List	   *columns;		/* of char *, parallel to tracked */
+	List	   *unfiltered;		/* of Oid */
+} TrackSearch;
+
+/*
+ * FindTrackable walks a query tree level by level and sorts every table it
+ * reads into those filtered by a $1/$2 range on a column, and the others.
+ */
+static bool
+FindTrackable(Node *node, TrackSearch *found)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Query))
+	{
+		Query	   *query = (Query *) node;
+		FilterSearch search = {NIL};
+		ListCell   *lc;
+		Index		rtindex = 0;
+
+		(void) FindComparisons((Node *) query->jointree, &search);
+		foreach(lc, query->rtable)
+		{
+			RangeTblEntry *rte = lfirst(lc);
+			ListCell   *f;
+			char	   *column = NULL;
+
+			rtindex++;
+			if (rte->rtekind != RTE_RELATION)
+				continue;
+			foreach(f, search.filters)
+			{
+				RangeFilter *filter = lfirst(f);
+
+				if (filter->rtindex == rtindex && filter->lower && filter->upper &&
+					filter->attnum > 0 && column == NULL)
+					column = get_attname(rte->relid, filter->attnum, false);
+			}
+			if (column != NULL && !list_member_oid(found->tracked, rte->relid))
+			{
+				found->tracked = lappend_oid(found->tracked, rte->relid);
+				found->columns = lappend(found->columns, column);
+			}
+			else if (column == NULL)
+				found->unfiltered = list_append_unique_oid(found->unfiltered, rte->relid);
+		}
+		return query_tree_walker(query, FindTrackable, (void *) found, 0);
+	}
+	return expression_tree_walker(node, FindTrackable, (void *) found);
+}
+
+/*
+ * TrackFromQuery tracks every table the pipeline's query filters by
+ * "col >= $1 AND col < $2" (or an equivalent range on $1/$2), on that
+ * column, and names in a notice the tables it reads without such a filter.
+ * The pipeline's own target is never tracked by its own pipeline.
+ */
+void
+TrackFromQuery(Pipeline *pipeline, Query *query)
+{
+	TrackSearch found = {NIL, NIL, NIL};
+	ListCell   *a;
+	ListCell   *b;
+
+	(void) FindTrackable((Node *) query, &found);
+	forboth(a, found.tracked, b, found.columns)
+	{
+		char		relkind = get_rel_relkind(lfirst_oid(a));
+
+		if (lfirst_oid(a) == pipeline->target)
+			continue;
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		{
+			ereport(NOTICE,
+					(errmsg("pipeline \"%s\" does not track \"%s\": it is not a table",
+							pipeline->name, get_rel_name(lfirst_oid(a))),
+					 errhint("Track the tables it reads with mb_track.")));
+			continue;
+		}
+		TrackSource(pipeline, lfirst_oid(a), lfirst(b));
+		ereport(NOTICE,
+				(errmsg("pipeline \"%s\" tracks table \"%s\" by column \"%s\"",
+						pipeline->name, get_rel_name(lfirst_oid(a)), (char *) lfirst(b))));
+	}
+	foreach(a, found.unfiltered)
+	{
+		if (list_member_oid(found.tracked, lfirst_oid(a)) || lfirst_oid(a) == pipeline->target)
+			continue;
+		ereport(NOTICE,
+				(errmsg("pipeline \"%s\" does not track table \"%s\": its query reads it without a range filter on $1 and $2",
+						pipeline->name, get_rel_name(lfirst_oid(a))),
+				 errhint("Changes to it do not mark windows stale; track it with mb_track if it has an event-time column.")));
+	}
+}
+
+/*
+ * TrackPrune deletes the marks no run will consume: those of the
+ * pipeline's windows outside [begin_at, end_at) and those of dropped
+ * pipelines.
+ */
+void
+TrackPrune(Pipeline *pipeline)
+{
+	if (CatalogHasTracking())
+		CatalogPruneStaleMarks(pipeline->id, pipeline->begin_at,
+							   pipeline->has_end_at ? pipeline->end_at : DT_NOEND);
+}

@@ -1,0 +1,25 @@
+/*-------------------------------------------------------------------------
+ *
+ * track.h
+ *	  Change tracking: stale marks written by the writers of tracked
+ *	  sources, consumed by the windows that are replaced.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MICROBATCH_TRACK_H
+#define MICROBATCH_TRACK_H
+
+#include "nodes/parsenodes.h"
+#include "pipeline.h"
+
+extern void TrackSource(Pipeline *pipeline, Oid source, const char *event_time);
+extern bool TrackForget(Pipeline *pipeline, Oid source);
+extern void TrackFromQuery(Pipeline *pipeline, Query *query);
+extern void TrackDropAll(void);
+extern void TrackSourcesDropped(void);
+extern void TrackReplaceBegin(Pipeline *pipeline);
+extern void TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end);
+extern void TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end);
+extern void TrackPrune(Pipeline *pipeline);
+
+#endif							/* MICROBATCH_TRACK_H */

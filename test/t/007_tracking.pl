@@ -1,0 +1,67 @@
+# Change tracking across pg_dump/restore and DROP EXTENSION (DESIGN §7): the
+# tracked sources, their triggers and pending stale marks survive a dump and
+# restore, and dropping the extension leaves no trigger behind.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib $FindBin::RealBin;
+use MicrobatchTest;
+
+my $node = new_node('tracking');
+$node->safe_psql('postgres', q{
+SET microbatch.progress = off;
+CREATE TABLE ev (at timestamptz, v int);
+INSERT INTO ev SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 1 FROM generate_series(0, 143) i;
+CREATE TABLE ev_hourly (hour timestamptz, n bigint);
+CREATE TABLE ev_daily (day timestamptz, n bigint);
+SELECT mb_register('ev_hourly', 'ev_hourly', 'hour',
+  $$SELECT date_trunc('hour', at) AS hour, sum(v)::bigint AS n FROM ev WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+  'hour', '2024-01-01', lookback => 0, end_at => '2024-01-07', track => true);
+SELECT mb_register('ev_daily', 'ev_daily', 'day',
+  $$SELECT date_trunc('day', hour) AS day, sum(n)::bigint AS n FROM ev_hourly WHERE hour >= $1 AND hour < $2 GROUP BY 1$$,
+  'day', '2024-01-01', lookback => 0, end_at => '2024-01-07', track => true);
+SELECT count(*) FROM mb_run();
+INSERT INTO ev VALUES ('2024-01-03 10:15', 500);
+});
+my $sources_query = "SELECT p.name, s.source, s.event_time FROM microbatch.sources s "
+	. "JOIN microbatch.pipelines p ON p.id = s.pipeline_id ORDER BY 1";
+my $triggers_query = "SELECT tgrelid::regclass, tgname FROM pg_trigger "
+	. "WHERE tgname LIKE 'microbatch%' ORDER BY 1, 2";
+my $sources_before = $node->safe_psql('postgres', $sources_query);
+my $triggers_before = $node->safe_psql('postgres', $triggers_query);
+is($node->safe_psql('postgres', "SELECT * FROM mb_plan('ev_hourly')"),
+	'2024-01-03 10:00:00+00|2024-01-03 11:00:00+00|stale', 'a late row stales its hour before the dump');
+
+my $dump = $node->basedir . '/tracking.dump';
+$node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('postgres'), '-f', $dump], 'pg_dump succeeds');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok(['pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), $dump],
+	'pg_restore succeeds');
+
+is($node->safe_psql('restored', $sources_query), $sources_before, 'tracked sources are restored');
+is($node->safe_psql('restored', $triggers_query), $triggers_before, 'their triggers are restored');
+is($node->safe_psql('restored', "SELECT * FROM mb_plan('ev_hourly')"),
+	'2024-01-03 10:00:00+00|2024-01-03 11:00:00+00|stale', 'the pending stale mark is restored');
+
+# the restored triggers track: another late row, then one run fixes the chain
+$node->safe_psql('restored', "INSERT INTO ev VALUES ('2024-01-05 23:59', 7)");
+is($node->safe_psql('restored',
+	"SET microbatch.progress = off; SELECT pipeline || ':' || windows FROM mb_run()"),
+	"ev_hourly:2\nev_daily:2", 'one run reprocesses the two stale hours, then their two days');
+is($node->safe_psql('restored', q{
+SELECT count(*) FROM ev_daily d
+  FULL JOIN (SELECT date_trunc('day', at) AS day, sum(v) AS n FROM ev GROUP BY 1) e ON e.day = d.day
+ WHERE d.n IS DISTINCT FROM e.n}), '0', 'the daily table equals a recomputation from scratch');
+is($node->safe_psql('restored', 'SELECT count(*) FROM microbatch.stale'), '0', 'no mark is left');
+
+# DROP EXTENSION removes every tracking trigger; writers go on
+$node->safe_psql('restored', 'DROP EXTENSION microbatch');
+is($node->safe_psql('restored', "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'microbatch%'"),
+	'0', 'DROP EXTENSION leaves no tracking trigger');
+$node->safe_psql('restored', "INSERT INTO ev VALUES ('2024-01-02 00:00', 1)");
+is($node->safe_psql('restored', "SELECT count(*) FROM ev"), '147', 'the source is still writable');
+
+$node->stop;
+done_testing();
