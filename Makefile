@@ -19,12 +19,14 @@ OBJS = \
 	src/lifecycle.o \
 	src/worker.o \
 	src/cron.o \
-	src/sandbox.o
+	src/sandbox.o \
+	src/guard.o \
+	src/coalesce.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh hardening
+REGRESS = windows register run failure security checks refresh coalesce hardening
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso

@@ -55,6 +55,7 @@ static void CheckTarget(Oid target, Oid owner);
 static Oid	CheckEventTime(Oid target, const char *event_time, const Grid *grid);
 static char *CheckQuery(const char *query, Pipeline *pipeline, List **columns);
 static bool FindParams(Node *node, ParamUse *use);
+static bool ParamsOutsideConditions(Node *node, void *context);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
 
@@ -298,6 +299,34 @@ FindParams(Node *node, ParamUse *use)
 }
 
 /*
+ * ParamsOutsideConditions tells whether $1 or $2 appear anywhere but in a
+ * WHERE or JOIN ... ON condition (of the query or of any subquery): in the
+ * select list, HAVING, LIMIT, a function in FROM.  Only a query that uses
+ * the bounds purely to filter gives over several windows the union of what
+ * it gives per window, which coalesce_windows relies on.
+ */
+static bool
+ParamsOutsideConditions(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+	{
+		Param	   *param = (Param *) node;
+
+		return param->paramkind == PARAM_EXTERN && (param->paramid == 1 || param->paramid == 2);
+	}
+	if (IsA(node, FromExpr))
+		return ParamsOutsideConditions((Node *) ((FromExpr *) node)->fromlist, context);
+	if (IsA(node, JoinExpr))
+		return ParamsOutsideConditions(((JoinExpr *) node)->larg, context) ||
+			ParamsOutsideConditions(((JoinExpr *) node)->rarg, context);
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, ParamsOutsideConditions, context, 0);
+	return expression_tree_walker(node, ParamsOutsideConditions, context);
+}
+
+/*
  * AnalyseSelect parses and analyses sql, which must be one SELECT that
  * writes nothing, with $1 and $2 of param_types; errors in it point into
  * it.  "what" names the statement in errors, with a hint if given.  It
@@ -372,6 +401,14 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 				 errmsg("query of pipeline \"%s\" does not reference %s",
 						pipeline->name, !use.start && !use.end ? "$1 and $2" : !use.start ? "$1" : "$2"),
 				 errhint("Select one window: filter the source with \"<event time> >= $1 AND <event time> < $2\".")));
+	if (pipeline->coalesce_windows &&
+		query_tree_walker(analysed, ParamsOutsideConditions, NULL, 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query of pipeline \"%s\" cannot coalesce windows: it uses $1 or $2 outside a WHERE or JOIN condition",
+						pipeline->name),
+				 errdetail("With coalesce_windows, one statement covers several windows, with $1 the first one's start and $2 the last one's end; only a query that uses them to filter rows gives the same rows as one statement per window."),
+				 errhint("Use $1 and $2 only in conditions such as \"<event time> >= $1 AND <event time> < $2\", or register without coalesce_windows.")));
 
 	*columns = NIL;
 	foreach(lc, analysed->targetList)
@@ -475,8 +512,8 @@ RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what)
 
 /*
  * mb_register(name, target, event_time, query, batch_size, begin_at,
- * lookback, end_at, time_zone, max_parallel, on_error) validates and stores
- * a pipeline, owned by the calling role.
+ * lookback, end_at, time_zone, max_parallel, on_error, ..., coalesce_windows)
+ * validates and stores a pipeline, owned by the calling role.
  */
 Datum
 microbatch_register(PG_FUNCTION_ARGS)
@@ -510,6 +547,9 @@ microbatch_register(PG_FUNCTION_ARGS)
 	p->enabled = true;
 	p->allow_reset = true;
 	p->search_path = GetConfigOptionByName("search_path", NULL, false);
+	/* the last argument since 0.3; other options may come before it */
+	p->coalesce_windows = PG_NARGS() > 11 && !PG_ARGISNULL(PG_NARGS() - 1) &&
+		PG_GETARG_BOOL(PG_NARGS() - 1);
 
 	CheckName(p->name);
 	if (CatalogReadPipeline(p->name) != NULL)
@@ -528,12 +568,15 @@ microbatch_register(PG_FUNCTION_ARGS)
 	p->query = CheckQuery(p->query, p, &columns);
 
 	p->begin_at = GridFloor(&p->grid, p->begin_at);
-	PG_RETURN_INT64(CatalogInsertPipeline(p));
+	p->id = CatalogInsertPipeline(p);
+	if (p->coalesce_windows)
+		CatalogSetCoalesce(p->id, true);
+	PG_RETURN_INT64(p->id);
 }
 
 /*
  * mb_alter(name, query, lookback, end_at, max_parallel, on_error, enabled,
- * begin_at, allow_reset) changes the given options; NULL keeps an option as
+ * begin_at, allow_reset, coalesce_windows) changes the given options; NULL keeps an option as
  * it is and an end_at of 'infinity' removes the end.  The grid cannot
  * change, but begin_at can move along it (RefreshMoveBeginAt).  Before 0.3
  * the function had seven arguments.
@@ -572,6 +615,17 @@ microbatch_alter(PG_FUNCTION_ARGS)
 	}
 	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
 		p->allow_reset = PG_GETARG_BOOL(8);
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(PG_NARGS() - 1))
+	{
+		bool		was = p->coalesce_windows;
+
+		p->coalesce_windows = PG_GETARG_BOOL(PG_NARGS() - 1);
+		/* the query, as it stands, must allow it (a new one is checked below) */
+		if (p->coalesce_windows && !was && PG_ARGISNULL(1))
+			(void) PipelineQueryColumns(p);
+		if (p->coalesce_windows != was)
+			CatalogSetCoalesce(p->id, p->coalesce_windows);
+	}
 	CheckOptions(p);
 	if (!PG_ARGISNULL(1))
 	{
