@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# microbatch speed benchmark (issue 11): microbatch against the peers that run
+# here, on one throwaway cluster, each measurement REPEAT times (default 3),
+# the two systems alternating (the order swapped every round), medians
+# reported, with the machine's load.
+#
+#   bash bench/speed.sh                 # REPEAT=3 BIG=3000000
+#   REPEAT=5 BIG=10000000 bash bench/speed.sh
+#
+# Peers: a PL/pgSQL procedure with static SQL that commits after every
+# window (the strongest hand-written form), the same statements as a psql
+# script (one transaction per window), one DELETE and one INSERT ... SELECT
+# over the whole range (the physical limit), and pg_incremental's batched
+# mode when the extension is installed (skipped otherwise).
+# Timings never decide a test; this is not part of the suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPEAT=${REPEAT:-3}
+BIG=${BIG:-3000000}
+PG_BIN=/usr/lib/postgresql/15/bin
+DIR=/tmp/microbatch-speed
+PORT=${PORT:-5488}
+
+bash test/setup-debian.sh >/dev/null
+
+as_pg() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+psql_b() {
+	as_pg env PGOPTIONS="${PGOPTS:-}" "$PG_BIN/psql" -X -q -h /tmp -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null 2>&1 || true
+rm -rf "$DIR"
+as_pg mkdir -p "$DIR"
+as_pg "$PG_BIN/initdb" -D "$DIR" -A trust -U postgres >/dev/null
+as_pg "$PG_BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -o "-p $PORT -k /tmp \
+	-c max_worker_processes=16 -c timezone=UTC -c shared_buffers=1GB -c max_wal_size=8GB \
+	-c checkpoint_timeout=1h -c microbatch.progress=off" start >/dev/null
+trap 'as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null; rm -rf "$DIR"' EXIT
+
+# ms runs a command and prints how many milliseconds it took
+ms() {
+	local start end
+	start=$(date +%s%N)
+	"$@" >/dev/null
+	end=$(date +%s%N)
+	echo $(((end - start) / 1000000))
+}
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+lsn() { psql_b -At -c "SELECT pg_current_wal_lsn()"; }
+wal_since() { psql_b -At -c "SELECT pg_current_wal_lsn() - '$1'::pg_lsn"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# versus NAME A_CMD B_CMD: REPEAT rounds alternating A and B (order swapped
+# every round), after one warm-up each; sets A_MS B_MS (medians) and
+# A_WAL B_WAL (median WAL bytes per execution)
+versus() {
+	local name=$1 a=$2 b=$3 i start
+	: >"$DIR/$name.a"; : >"$DIR/$name.b"; : >"$DIR/$name.aw"; : >"$DIR/$name.bw"
+	eval "$a" >/dev/null; eval "$b" >/dev/null
+	for ((i = 0; i < REPEAT; i++)); do
+		for side in $([ $((i % 2)) -eq 0 ] && echo a b || echo b a); do
+			local cmd=$a
+			[ "$side" = b ] && cmd=$b
+			start=$(lsn)
+			ms eval "$cmd" >>"$DIR/$name.$side"
+			wal_since "$start" >>"$DIR/$name.${side}w"
+		done
+	done
+	A_MS=$(median <"$DIR/$name.a"); B_MS=$(median <"$DIR/$name.b")
+	A_WAL=$(median <"$DIR/$name.aw"); B_WAL=$(median <"$DIR/$name.bw")
+	echo "   $name: $A_MS ms vs $B_MS ms (load $(load))" >&2
+}
+
+echo "== generating data (load $(load))"
+psql_b -f bench/speed.sql >/dev/null
+have_incremental=$(psql_b -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_incremental'")
+START_LOAD=$(load)
+
+# 1. fixed cost per window: 2,000 ten-minute windows of one row, one at a time
+N=2000
+END="'2024-01-01'::timestamptz + $N * interval '10 minutes'"
+echo "== 1. $N small windows, synchronous_commit on and off"
+for sc in on off; do
+	PGOPTS="-c synchronous_commit=$sc"
+	versus "small_$sc" "psql_b -c \"CALL mb_backfill('small', '2024-01-01', $END, 1)\"" \
+		"psql_b -c \"CALL loop_small('2024-01-01', $END)\""
+	eval "SMALL_${sc}=(\$A_MS \$B_MS \$A_WAL \$B_WAL)"
+done
+PGOPTS=""
+
+# 2. coalesced backfill of 4,320 ten-minute windows vs one INSERT ... SELECT
+echo "== 2. 4,320 ten-minute windows (1M events), coalesced"
+versus tenmin "psql_b -c \"CALL mb_backfill('tenmin', '2024-01-01', '2024-01-31', 1)\"" \
+	"psql_b -c 'CALL whole_tenmin()'"
+TENMIN=($A_MS $B_MS)
+
+# 3. coalesced backfill of 30 daily windows vs one INSERT ... SELECT
+echo "== 3. 30 daily windows (1M events), coalesced"
+versus daily "psql_b -c \"CALL mb_backfill('daily', '2024-01-01', '2024-01-31', 1)\"" \
+	"psql_b -c 'CALL whole_daily()'"
+DAILY=($A_MS $B_MS)
+
+# 4. the 1:1 copy, weekly windows of ~233,000 rows, vs the bare per-window loop
+echo "== 4. 1:1 copy, 4 weekly windows of 233,000 rows"
+versus copy "psql_b -c \"CALL mb_backfill('copy', '2024-01-01', '2024-01-29', 1)\"" \
+	"psql_b -c \"CALL loop_copy('2024-01-01', '2024-01-29')\""
+COPY=($A_MS $B_MS)
+
+# 5. the first call in a new backend: pgbench -C connects for every call
+echo "== 5. first call in a new backend"
+echo "SELECT 1;" >"$DIR/one.sql"
+echo "SELECT count(*) FROM mb_run('idle');" >"$DIR/idle.sql"
+chmod 644 "$DIR"/*.sql
+first_call() {
+	as_pg "$PG_BIN/pgbench" -n -C -t 200 -h /tmp -p "$PORT" -U postgres -f "$1" postgres 2>/dev/null |
+		awk '/latency average/ { print $4 }'
+}
+: >"$DIR/fc.a"; : >"$DIR/fc.b"
+for ((i = 0; i < REPEAT; i++)); do
+	first_call "$DIR/idle.sql" >>"$DIR/fc.a"
+	first_call "$DIR/one.sql" >>"$DIR/fc.b"
+done
+FC=($(median <"$DIR/fc.a") $(median <"$DIR/fc.b"))
+
+# 6. big windows: BIG events in 30 daily windows, one at a time, vs the loop
+echo "== 6. $BIG events in 30 daily windows (load $(load))"
+psql_b >/dev/null <<SQL
+CREATE TABLE ev_big (created_at timestamptz NOT NULL, client int NOT NULL, amount numeric NOT NULL);
+INSERT INTO ev_big SELECT '2024-01-01'::timestamptz + (i / $BIG.0) * interval '30 days', i % 50, (i % 1000) / 10.0
+  FROM generate_series(0, $BIG - 1) i;
+CREATE INDEX ON ev_big (created_at);
+VACUUM ANALYZE ev_big;
+CREATE TABLE mb_big (day timestamptz, client int, n bigint, total numeric);
+CREATE TABLE hand_big (LIKE mb_big);
+CREATE INDEX ON mb_big (day);
+CREATE INDEX ON hand_big (day);
+SELECT mb_register('big', 'mb_big', 'day',
+       \$\$SELECT date_trunc('day', created_at) AS day, client, count(*) AS n, sum(amount) AS total
+           FROM ev_big WHERE created_at >= \$1 AND created_at < \$2 GROUP BY 1, 2\$\$,
+       'day', '2024-01-01', end_at => '2024-01-31');
+CREATE PROCEDURE loop_big(s timestamptz, e timestamptz) LANGUAGE plpgsql AS \$\$
+DECLARE w timestamptz := s;
+BEGIN
+	WHILE w < e LOOP
+		DELETE FROM hand_big WHERE day >= w AND day < w + interval '1 day';
+		INSERT INTO hand_big (day, client, n, total)
+		SELECT date_trunc('day', created_at), client, count(*), sum(amount)
+		  FROM ev_big WHERE created_at >= w AND created_at < w + interval '1 day' GROUP BY 1, 2;
+		COMMIT;
+		w := w + interval '1 day';
+	END LOOP;
+END \$\$;
+SQL
+versus big "psql_b -c \"CALL mb_backfill('big', '2024-01-01', '2024-01-31', 1)\"" \
+	"psql_b -c \"CALL loop_big('2024-01-01', '2024-01-31')\""
+BIGR=($A_MS $B_MS)
+
+same=$(psql_b -At -c "SELECT (SELECT count(*) FROM ((TABLE mb_tenmin EXCEPT ALL TABLE hand_tenmin) UNION ALL (TABLE hand_tenmin EXCEPT ALL TABLE mb_tenmin)) d)
+	+ (SELECT count(*) FROM ((TABLE mb_daily EXCEPT ALL TABLE hand_daily) UNION ALL (TABLE hand_daily EXCEPT ALL TABLE mb_daily)) d)
+	+ (SELECT count(*) FROM ((TABLE mb_big EXCEPT ALL TABLE hand_big) UNION ALL (TABLE hand_big EXCEPT ALL TABLE mb_big)) d) = 0")
+hot=$(psql_b -At -c "SELECT n_tup_upd || ' updates, ' || n_tup_hot_upd || ' HOT' FROM pg_stat_user_tables WHERE relid = 'microbatch.windows'::regclass")
+
+echo
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(psql_b -At -c 'SHOW server_version')"
+echo "command: bash bench/speed.sh (REPEAT=$REPEAT, BIG=$BIG; medians; load at start $START_LOAD, at end $(load))"
+echo "pg_incremental: $([ "$have_incremental" = 1 ] && echo installed || echo 'not installed: skipped')"
+echo "results equal to the hand-written peers: $same; state rows: $hot"
+echo
+printf '%-52s %10s %10s %7s %8s\n' "workload" "microbatch" "peer" "ratio" "target"
+row() { printf '%-52s %10s %10s %7s %8s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4"; }
+row "1. $N small windows, sync on (ms; peer: plpgsql loop)" "${SMALL_on[0]}" "${SMALL_on[1]}" "<= 1.00"
+row "   per window (us)" "$((SMALL_on[0] * 1000 / N))" "$((SMALL_on[1] * 1000 / N))" "<= 1.00"
+row "   WAL per window (bytes)" "$((SMALL_on[2] / N))" "$((SMALL_on[3] / N))" "<= 1.20"
+row "   sync off (ms)" "${SMALL_off[0]}" "${SMALL_off[1]}" "<= 1.00"
+row "   sync off, WAL per window (bytes)" "$((SMALL_off[2] / N))" "$((SMALL_off[3] / N))" "<= 1.20"
+row "2. 4,320 ten-minute windows coalesced (peer: 1 INSERT)" "${TENMIN[0]}" "${TENMIN[1]}" "<= 1.50"
+row "3. 30 daily windows coalesced (peer: 1 INSERT)" "${DAILY[0]}" "${DAILY[1]}" "<= 1.10"
+row "4. 1:1 copy, 4 x 233k rows (peer: plpgsql loop)" "${COPY[0]}" "${COPY[1]}" "<= 1.10"
+printf '%-52s %10s %10s %7s %8s\n' "5. first call, new backend (ms; peer: SELECT 1)" "${FC[0]}" "${FC[1]}" \
+	"$(awk -v a="${FC[0]}" -v b="${FC[1]}" 'BEGIN { printf "+%.2f", a - b }')" "< +5 ms"
+row "6. $BIG events, 30 daily windows (peer: loop)" "${BIGR[0]}" "${BIGR[1]}" "<= 1.00"
