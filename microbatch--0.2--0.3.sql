@@ -121,9 +121,11 @@ ALTER TABLE microbatch.pipelines ADD COLUMN coalesce_windows bool NOT NULL DEFAU
 
 -- State rows are rewritten in place: room on every page for the new
 -- version, so that a window processed again (its status, window_end and
--- keys unchanged) is a HOT update that writes no index.
-ALTER TABLE microbatch.windows SET (fillfactor = 70);
-ALTER TABLE microbatch.runs SET (fillfactor = 70);
+-- keys unchanged) is a HOT update that writes no index.  90, not lower: a
+-- page is pruned whenever its free space falls below 100 - fillfactor
+-- percent, and every prune is a WAL record.
+ALTER TABLE microbatch.windows SET (fillfactor = 90);
+ALTER TABLE microbatch.runs SET (fillfactor = 90);
 
 -- Only catalog.c writes these columns, with constants; their CHECK
 -- constraints were parsed again by every statement that wrote a row.

@@ -21,6 +21,10 @@ CREATE TABLE mb_small (bucket timestamptz, n bigint);
 CREATE TABLE hand_small (LIKE mb_small);
 CREATE TABLE mb_tenmin (bucket timestamptz, client int, n bigint, total numeric);
 CREATE TABLE hand_tenmin (LIKE mb_tenmin);
+CREATE TABLE mb_tenmin1 (LIKE mb_tenmin);
+CREATE TABLE hand_tenmin1 (LIKE mb_tenmin);
+CREATE INDEX ON mb_tenmin1 (bucket);
+CREATE INDEX ON hand_tenmin1 (bucket);
 CREATE TABLE mb_daily (day timestamptz, client int, n bigint, total numeric);
 CREATE TABLE hand_daily (LIKE mb_daily);
 CREATE TABLE mb_copy (created_at timestamptz, client int, amount numeric);
@@ -45,6 +49,12 @@ SELECT mb_register('tenmin', 'mb_tenmin', 'bucket',
                 count(*) AS n, sum(amount) AS total
            FROM ev WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$,
        '10min', '2024-01-01', end_at => '2024-01-31', coalesce_windows => true);
+-- the same, one window at a time: the cost per window
+SELECT mb_register('tenmin1', 'mb_tenmin1', 'bucket',
+       $$SELECT date_bin('10 minutes', created_at, '2024-01-01') AS bucket, client,
+                count(*) AS n, sum(amount) AS total
+           FROM ev WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$,
+       '10min', '2024-01-01', end_at => '2024-01-31');
 -- 30 daily windows of 1M events, coalesced
 SELECT mb_register('daily', 'mb_daily', 'day',
        $$SELECT date_trunc('day', created_at) AS day, client, count(*) AS n, sum(amount) AS total
@@ -72,6 +82,19 @@ BEGIN
 		INSERT INTO hand_small (bucket, n)
 		SELECT date_bin('10 minutes', created_at, '2024-01-01'), count(*)
 		  FROM ev_sparse WHERE created_at >= w AND created_at < w + interval '10 minutes' GROUP BY 1;
+		COMMIT;
+		w := w + interval '10 minutes';
+	END LOOP;
+END $$;
+
+CREATE PROCEDURE loop_tenmin(s timestamptz, e timestamptz) LANGUAGE plpgsql AS $$
+DECLARE w timestamptz := s;
+BEGIN
+	WHILE w < e LOOP
+		DELETE FROM hand_tenmin1 WHERE bucket >= w AND bucket < w + interval '10 minutes';
+		INSERT INTO hand_tenmin1 (bucket, client, n, total)
+		SELECT date_bin('10 minutes', created_at, '2024-01-01'), client, count(*), sum(amount)
+		  FROM ev WHERE created_at >= w AND created_at < w + interval '10 minutes' GROUP BY 1, 2;
 		COMMIT;
 		w := w + interval '10 minutes';
 	END LOOP;

@@ -38,11 +38,12 @@ SELECT kind, status, windows_total, windows_done, succeeded, failed, skipped, ro
   FROM microbatch.runs r JOIN microbatch.pipelines p ON p.id = r.pipeline_id
  WHERE p.name = 'coalesced' ORDER BY run_id DESC LIMIT 1;
 
--- progress stays per window
-SET microbatch.progress = on;
+-- a chunk of at most 3 windows: 5 windows are 2 chunks, each window its own row in the run
 SET microbatch.coalesce_target = '3';
 CALL mb_backfill('coalesced', '2024-03-01', '2024-03-01 05:00');
-SET microbatch.progress = off;
+SELECT count(*) AS windows, count(DISTINCT w.xmin::text) AS transactions
+  FROM microbatch.windows w JOIN microbatch.pipelines p ON p.id = w.pipeline_id
+ WHERE p.name = 'coalesced' AND w.run_id = (SELECT max(run_id) FROM microbatch.runs);
 
 -- a failing window inside a chunk is isolated: the others commit
 SET microbatch.coalesce_target = '1 day';
@@ -72,7 +73,7 @@ SELECT mb_alter('coalesced', query => $$SELECT date_trunc('hour', at) + CASE WHE
 CALL mb_backfill('coalesced', '2024-03-05', '2024-03-06');
 SELECT window_start, status, error FROM microbatch.windows w
   JOIN microbatch.pipelines p ON p.id = w.pipeline_id
- WHERE p.name = 'coalesced' AND status = 'failed';
+ WHERE p.name = 'coalesced' AND status = 'failed' ORDER BY 1;
 
 -- the workers coalesce too
 SELECT mb_alter('coalesced', on_error => 'continue', query => $$SELECT date_trunc('hour', at) AS hour, sum(n) AS clicks

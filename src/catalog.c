@@ -12,7 +12,7 @@
  * with generic plans (they look rows up by key: no bound changes their
  * plan) and kept, so recording a window costs an index lookup, no parsing
  * and no planning.  A window's state row is written once, in the window's
- * own transaction, and rewritten in place (a HOT update: fillfactor 70, and
+ * own transaction, and rewritten in place (a HOT update: fillfactor 90, and
  * no indexed column changes when a window is processed again with the same
  * outcome); the run's counters are written at most once a second while it
  * runs (RunCountWindow), then exactly when it ends.
@@ -70,21 +70,30 @@ static CatalogStatement read_pipeline_0_2 = {
 };
 
 /*
- * Recording an outcome is an upsert: a window's first attempt inserts its
- * row, a later one rewrites it.  A row left 'running' by an older version
- * of this library keeps its attempt count.
+ * Recording an outcome rewrites the window's row (a HOT update when its
+ * status stays the same), or inserts it on the window's first attempt.  Not
+ * one INSERT ... ON CONFLICT DO UPDATE: that locks the row first, one more
+ * WAL record per window.  A row left 'running' by an older version of this
+ * library keeps its attempt count.
  */
-static CatalogStatement record_window = {
-	"INSERT INTO microbatch.windows AS w "
+static CatalogStatement update_window = {
+	"UPDATE microbatch.windows AS w SET "
+	"  window_end = $3, status = $4, rows_deleted = $5, rows_inserted = $6, "
+	"  attempts = w.attempts + (w.status <> 'running')::int, run_id = $7, "
+	"  started_at = CASE WHEN w.status = 'running' THEN w.started_at "
+	"               ELSE pg_catalog.clock_timestamp() - $8 * interval '1 ms' END, "
+	"  finished_at = pg_catalog.clock_timestamp(), sqlstate = $9, error = $10 "
+	"WHERE w.pipeline_id = $1 AND w.window_start = $2",
+	10, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID,
+	FLOAT8OID, TEXTOID, TEXTOID}
+};
+
+static CatalogStatement insert_window = {
+	"INSERT INTO microbatch.windows "
 	"  (pipeline_id, window_start, window_end, status, attempts, rows_deleted, rows_inserted, "
 	"   run_id, started_at, finished_at, sqlstate, error) "
 	"VALUES ($1, $2, $3, $4, 1, $5, $6, $7, pg_catalog.clock_timestamp() - $8 * interval '1 ms', "
-	"        pg_catalog.clock_timestamp(), $9, $10) "
-	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
-	"  window_end = $3, status = $4, rows_deleted = $5, rows_inserted = $6, "
-	"  attempts = w.attempts + (w.status <> 'running')::int, run_id = $7, "
-	"  started_at = CASE WHEN w.status = 'running' THEN w.started_at ELSE excluded.started_at END, "
-	"  finished_at = pg_catalog.clock_timestamp(), sqlstate = $9, error = $10",
+	"        pg_catalog.clock_timestamp(), $9, $10)",
 	10, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID,
 	FLOAT8OID, TEXTOID, TEXTOID}
 };
@@ -768,7 +777,9 @@ CatalogRecordWindows(int64 pipeline_id, int64 run_id, TimestampTz *bounds, int n
 		char		nulls[10];
 
 		RecordValues(pipeline_id, run_id, bounds[i], bounds[i + 1], &outcomes[i], values, nulls);
-		CatalogExecute(&record_window, values, nulls, SPI_OK_INSERT);
+		CatalogExecute(&update_window, values, nulls, SPI_OK_UPDATE);
+		if (SPI_processed == 0)
+			CatalogExecute(&insert_window, values, nulls, SPI_OK_INSERT);
 	}
 	CatalogEnd(&session);
 }

@@ -19,11 +19,15 @@
  * with one statement pair (coalesce.c), the guard then counting each
  * window's rows.  The statements run as the pipeline's
  * owner, with its search_path and with TimeZone set to its time zone, and
- * are prepared once per run.  The DELETE of a table that is not partitioned
- * gets a generic plan at once (the range on an indexed column plans the same
- * whatever the bounds); the INSERT and a partitioned target's DELETE are
- * left to the plan cache, which keeps custom plans where they prune
- * partitions or fit the bounds better.  They run in the pipeline's sandbox (sandbox.c):
+ * are prepared once per run.  A single window's statements get generic
+ * plans at once: a window is a small slice of its sources, and its plan is
+ * the same whatever the bounds, so planning it again for every window (as
+ * the plan cache would, its generic estimate for "t >= $1 AND t < $2" being
+ * a larger slice than a real window) only costs time.  Where a partitioned
+ * table is read or replaced, planning is what prunes its partitions, so
+ * those statements stay with the plan cache's choice; so do a chunk's
+ * statements (coalesce.c), run rarely and over ranges wide enough for the
+ * plan to depend on them.  They run in the pipeline's sandbox (sandbox.c):
  * whatever the query changes in the session is undone when the window
  * ends.  The DELETE compares the event-time column with
  * bounds of its own type (local time for timestamp, local dates for date),
@@ -62,7 +66,7 @@
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
 static const char *EventTypeName(Oid type);
-static int	ExecuteInsert(WindowExecutor *executor, Datum *bounds);
+static int	ExecuteInsert(SPIPlanPtr plan, Datum *bounds);
 static SPIPlanPtr PrepareKept(const char *sql, Oid *types, int options, const char *what);
 
 /*
@@ -113,6 +117,8 @@ WindowExecutorCreate(Pipeline *pipeline)
 						 "FROM mb_inserted",
 						 pipeline->query, event_time, event_time, event_time);
 	executor->insert_sql = sql.data;
+	/* PipelineQueryColumns analysed the query and noted what it reads */
+	executor->insert_generic = executor->delete_generic && !pipeline->reads_partitioned;
 
 	executor->checks = ChecksLoad(pipeline);
 
@@ -133,7 +139,10 @@ WindowExecutorDestroy(WindowExecutor *executor)
 		SPI_freeplan(executor->delete_count_plan);
 	if (executor->insert_plan)
 		SPI_freeplan(executor->insert_plan);
-	executor->delete_plan = executor->delete_count_plan = executor->insert_plan = NULL;
+	if (executor->chunk_insert_plan)
+		SPI_freeplan(executor->chunk_insert_plan);
+	executor->delete_plan = executor->delete_count_plan = NULL;
+	executor->insert_plan = executor->chunk_insert_plan = NULL;
 	ChecksFree(executor->checks);
 	MemoryContextDelete(executor->window_context);
 }
@@ -171,7 +180,8 @@ PrepareStatements(WindowExecutor *executor)
 
 	executor->delete_plan = PrepareKept(executor->delete_sql, delete_types, delete_options,
 										"delete of a window");
-	executor->insert_plan = PrepareKept(executor->insert_sql, insert_types, 0,
+	executor->insert_plan = PrepareKept(executor->insert_sql, insert_types,
+										executor->insert_generic ? CURSOR_OPT_GENERIC_PLAN : 0,
 										"insert of a window");
 }
 
@@ -209,14 +219,14 @@ BoundAsEventType(WindowExecutor *executor, TimestampTz bound)
  * that would quote the generated statement.
  */
 static int
-ExecuteInsert(WindowExecutor *executor, Datum *bounds)
+ExecuteInsert(SPIPlanPtr plan, Datum *bounds)
 {
 	MemoryContext context = CurrentMemoryContext;
 	int			rc = 0;
 
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(executor->insert_plan, bounds, NULL, false, 0);
+		rc = SPI_execute_plan(plan, bounds, NULL, false, 0);
 	}
 	PG_CATCH();
 	{
@@ -279,10 +289,12 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 	if (nwindows > 1 && executor->delete_count_plan == NULL)
 	{
 		Oid			delete_types[2] = {executor->event_time_type, executor->event_time_type};
+		Oid			insert_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 
-		executor->delete_count_plan = PrepareKept(executor->delete_count_sql, delete_types,
-												  executor->delete_generic ? CURSOR_OPT_GENERIC_PLAN : 0,
+		executor->delete_count_plan = PrepareKept(executor->delete_count_sql, delete_types, 0,
 												  "delete of a chunk");
+		executor->chunk_insert_plan = PrepareKept(executor->insert_sql, insert_types, 0,
+												  "insert of a chunk");
 	}
 
 	bounds[0] = TimestampTzGetDatum(start);
@@ -297,7 +309,8 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 		elog(ERROR, "DELETE of window failed: %s", SPI_result_code_string(rc));
 	outcome->rows_deleted = SPI_processed;
 
-	rc = ExecuteInsert(executor, bounds);
+	rc = ExecuteInsert(nwindows > 1 ? executor->chunk_insert_plan : executor->insert_plan,
+					   bounds);
 	GuardEnd();
 	if (executor->guarded)
 	{

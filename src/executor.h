@@ -23,10 +23,12 @@ typedef struct WindowExecutor
 	char	   *delete_count_sql;	/* the DELETE of a chunk, counting per window */
 	char	   *insert_sql;
 	bool		guarded;		/* the INSERT calls microbatch.window_guard */
-	bool		delete_generic; /* the DELETE gets a generic plan at once */
+	bool		delete_generic; /* a window's DELETE gets a generic plan at once */
+	bool		insert_generic; /* and its INSERT */
 	SPIPlanPtr	delete_plan;	/* prepared on the first window, then kept */
 	SPIPlanPtr	delete_count_plan;	/* prepared on the first chunk */
 	SPIPlanPtr	insert_plan;
+	SPIPlanPtr	chunk_insert_plan;	/* the same, planned for a chunk's range */
 	List	   *checks;			/* the pipeline's data checks (checks.c) */
 	MemoryContext window_context;	/* reset after every window */
 	TimestampTz counted_at;		/* when the run's counters were last written */

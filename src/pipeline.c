@@ -56,6 +56,7 @@ static Oid	CheckEventTime(Oid target, const char *event_time, const Grid *grid);
 static char *CheckQuery(const char *query, Pipeline *pipeline, List **columns);
 static bool FindParams(Node *node, ParamUse *use);
 static bool ParamsOutsideConditions(Node *node, void *context);
+static bool ReadsPartitioned(Node *node, void *context);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
 
@@ -327,6 +328,27 @@ ParamsOutsideConditions(Node *node, void *context)
 }
 
 /*
+ * ReadsPartitioned tells whether a query reads a partitioned table
+ * anywhere: its windows then need custom plans, pruned at planning time.
+ */
+static bool
+ReadsPartitioned(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		return rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_PARTITIONED_TABLE;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, ReadsPartitioned, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, ReadsPartitioned, context);
+}
+
+/*
  * AnalyseSelect parses and analyses sql, which must be one SELECT that
  * writes nothing, with $1 and $2 of param_types; errors in it point into
  * it.  "what" names the statement in errors, with a hint if given.  It
@@ -401,6 +423,7 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 				 errmsg("query of pipeline \"%s\" does not reference %s",
 						pipeline->name, !use.start && !use.end ? "$1 and $2" : !use.start ? "$1" : "$2"),
 				 errhint("Select one window: filter the source with \"<event time> >= $1 AND <event time> < $2\".")));
+	pipeline->reads_partitioned = ReadsPartitioned((Node *) analysed, NULL);
 	if (pipeline->coalesce_windows &&
 		query_tree_walker(analysed, ParamsOutsideConditions, NULL, 0))
 		ereport(ERROR,
