@@ -22,9 +22,10 @@
  * each window's row records as its share of the chunk's.
  *
  * A chunk is at most microbatch.coalesce_target long: either an interval
- * ('7 days': the chunk ends before the first window that would end later
- * than its start plus that) or a number of windows ('500'); always at least
- * one window, and never across a gap between planned windows.
+ * ('1 month', the default: the chunk ends before the first window that
+ * would end later than its start plus that) or a number of windows
+ * ('500'); always at least one window, and never across a gap between
+ * planned windows.
  *
  * A chunk that fails is split in halves, each tried in its own
  * subtransaction of the chunk's transaction, and so on until the failing

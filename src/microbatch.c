@@ -89,9 +89,9 @@ _PG_init(void)
 
 	DefineCustomStringVariable("microbatch.coalesce_target",
 							   "Size of a chunk of coalesced windows: an interval, or a number of windows.",
-							   "Pipelines with coalesce_windows replace up to this much time ('7 days') or this many windows ('500') with one DELETE and one INSERT.",
+							   "Pipelines with coalesce_windows replace up to this much time ('1 month') or this many windows ('500') with one DELETE and one INSERT.",
 							   &microbatch_coalesce_target,
-							   "7 days",
+							   "1 month",
 							   PGC_USERSET,
 							   0,
 							   CoalesceCheckTarget, CoalesceAssignTarget, NULL);
