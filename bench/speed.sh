@@ -39,13 +39,10 @@ as_pg "$PG_BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -o "-p $PORT -k /tmp \
 	-c checkpoint_timeout=1h -c microbatch.progress=off" start >/dev/null
 trap 'as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null; rm -rf "$DIR"' EXIT
 
-# ms runs a command and prints how many milliseconds it took
-ms() {
-	local start end
-	start=$(date +%s%N)
-	"$@" >/dev/null
-	end=$(date +%s%N)
-	echo $(((end - start) / 1000000))
+# timed PSQL_ARGS... prints the milliseconds psql's \timing reports for the
+# statements (summed): the server's time, without starting psql or connecting
+timed() {
+	psql_b -c '\timing on' "$@" | awk '/^Time:/ { s += $2 } END { printf "%.1f\n", s }'
 }
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -53,21 +50,23 @@ median() {
 lsn() { psql_b -At -c "SELECT pg_current_wal_lsn()"; }
 wal_since() { psql_b -At -c "SELECT pg_current_wal_lsn() - '$1'::pg_lsn"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a * 1000 / b }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
-# versus NAME A_CMD B_CMD: REPEAT rounds alternating A and B (order swapped
-# every round), after one warm-up each; sets A_MS B_MS (medians) and
-# A_WAL B_WAL (median WAL bytes per execution)
+# versus NAME A_ARGS B_ARGS: REPEAT rounds alternating A and B (order
+# swapped every round), after one warm-up each, each a psql run with those
+# arguments timed by \timing; sets A_MS B_MS (medians) and A_WAL B_WAL
+# (median WAL bytes per execution)
 versus() {
 	local name=$1 a=$2 b=$3 i start
 	: >"$DIR/$name.a"; : >"$DIR/$name.b"; : >"$DIR/$name.aw"; : >"$DIR/$name.bw"
-	eval "$a" >/dev/null; eval "$b" >/dev/null
+	eval "psql_b $a" >/dev/null; eval "psql_b $b" >/dev/null
 	for ((i = 0; i < REPEAT; i++)); do
 		for side in $([ $((i % 2)) -eq 0 ] && echo a b || echo b a); do
 			local cmd=$a
 			[ "$side" = b ] && cmd=$b
 			start=$(lsn)
-			ms eval "$cmd" >>"$DIR/$name.$side"
+			eval "timed $cmd" >>"$DIR/$name.$side"
 			wal_since "$start" >>"$DIR/$name.${side}w"
 		done
 	done
@@ -94,34 +93,34 @@ chmod 644 "$DIR/tenmin1.sql"
 echo "== 1. $N ten-minute windows one at a time, and $N1 one-row windows; synchronous_commit on and off"
 for sc in on off; do
 	PGOPTS="-c synchronous_commit=$sc"
-	versus "tenmin1_$sc" "psql_b -c \"CALL mb_backfill('tenmin1', '2024-01-01', $END, 1)\"" \
-		"psql_b -c \"CALL loop_tenmin('2024-01-01', $END)\""
+	versus "tenmin1_$sc" "-c \"CALL mb_backfill('tenmin1', '2024-01-01', $END, 1)\"" \
+		"-c \"CALL loop_tenmin('2024-01-01', $END)\""
 	eval "TEN_${sc}=(\$A_MS \$B_MS \$A_WAL \$B_WAL)"
-	versus "small_$sc" "psql_b -c \"CALL mb_backfill('small', '2024-01-01', $END1, 1)\"" \
-		"psql_b -c \"CALL loop_small('2024-01-01', $END1)\""
+	versus "small_$sc" "-c \"CALL mb_backfill('small', '2024-01-01', $END1, 1)\"" \
+		"-c \"CALL loop_small('2024-01-01', $END1)\""
 	eval "SMALL_${sc}=(\$A_MS \$B_MS \$A_WAL \$B_WAL)"
 done
 PGOPTS=""
-versus "script" "psql_b -c \"CALL mb_backfill('tenmin1', '2024-01-01', $END, 1)\"" \
-	"psql_b -f $DIR/tenmin1.sql"
+versus "script" "-c \"CALL mb_backfill('tenmin1', '2024-01-01', $END, 1)\"" \
+	"-f $DIR/tenmin1.sql"
 SCRIPT=($A_MS $B_MS)
 
 # 2. coalesced backfill of 4,320 ten-minute windows vs one INSERT ... SELECT
 echo "== 2. 4,320 ten-minute windows (1M events), coalesced"
-versus tenmin "psql_b -c \"CALL mb_backfill('tenmin', '2024-01-01', '2024-01-31', 1)\"" \
-	"psql_b -c 'CALL whole_tenmin()'"
+versus tenmin "-c \"CALL mb_backfill('tenmin', '2024-01-01', '2024-01-31', 1)\"" \
+	"-c 'CALL whole_tenmin()'"
 TENMIN=($A_MS $B_MS)
 
 # 3. coalesced backfill of 30 daily windows vs one INSERT ... SELECT
 echo "== 3. 30 daily windows (1M events), coalesced"
-versus daily "psql_b -c \"CALL mb_backfill('daily', '2024-01-01', '2024-01-31', 1)\"" \
-	"psql_b -c 'CALL whole_daily()'"
+versus daily "-c \"CALL mb_backfill('daily', '2024-01-01', '2024-01-31', 1)\"" \
+	"-c 'CALL whole_daily()'"
 DAILY=($A_MS $B_MS)
 
 # 4. the 1:1 copy, weekly windows of ~233,000 rows, vs the bare per-window loop
 echo "== 4. 1:1 copy, 4 weekly windows of 233,000 rows"
-versus copy "psql_b -c \"CALL mb_backfill('copy', '2024-01-01', '2024-01-29', 1)\"" \
-	"psql_b -c \"CALL loop_copy('2024-01-01', '2024-01-29')\""
+versus copy "-c \"CALL mb_backfill('copy', '2024-01-01', '2024-01-29', 1)\"" \
+	"-c \"CALL loop_copy('2024-01-01', '2024-01-29')\""
 COPY=($A_MS $B_MS)
 
 # 5. the first call in a new backend: pgbench -C connects for every call
@@ -169,8 +168,8 @@ BEGIN
 	END LOOP;
 END \$\$;
 SQL
-versus big "psql_b -c \"CALL mb_backfill('big', '2024-01-01', '2024-01-31', 1)\"" \
-	"psql_b -c \"CALL loop_big('2024-01-01', '2024-01-31')\""
+versus big "-c \"CALL mb_backfill('big', '2024-01-01', '2024-01-31', 1)\"" \
+	"-c \"CALL loop_big('2024-01-01', '2024-01-31')\""
 BIGR=($A_MS $B_MS)
 
 same=$(psql_b -At -c "SELECT (SELECT count(*) FROM ((TABLE mb_tenmin EXCEPT ALL TABLE hand_tenmin) UNION ALL (TABLE hand_tenmin EXCEPT ALL TABLE mb_tenmin)) d)
@@ -187,7 +186,7 @@ echo
 printf '%-52s %10s %10s %7s %8s\n' "workload" "microbatch" "peer" "ratio" "target"
 row() { printf '%-52s %10s %10s %7s %8s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$4"; }
 row "1. $N 10-min windows, 50 rows each (ms; peer: loop)" "${TEN_on[0]}" "${TEN_on[1]}" "<= 1.00"
-row "   per window (us)" "$((TEN_on[0] * 1000 / N))" "$((TEN_on[1] * 1000 / N))" "<= 1.00"
+row "   per window (us)" "$(per "${TEN_on[0]}" $N)" "$(per "${TEN_on[1]}" $N)" "<= 1.00"
 row "   WAL per window (bytes)" "$((TEN_on[2] / N))" "$((TEN_on[3] / N))" "<= 1.20"
 row "   synchronous_commit off (ms)" "${TEN_off[0]}" "${TEN_off[1]}" "<= 1.00"
 row "   synchronous_commit off, WAL per window (bytes)" "$((TEN_off[2] / N))" "$((TEN_off[3] / N))" "<= 1.20"
