@@ -115,7 +115,6 @@ static void
 RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 {
 	WindowExecutor *executor = WindowExecutorCreate(pipeline);
-	WindowOutcome *outcomes = palloc(sizeof(WindowOutcome) * Max(plan->nwindows, 1));
 	bool		stop = false;
 	int			i;
 	int			n;
@@ -128,6 +127,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 
 	for (i = 0; i < plan->nwindows; i += n)
 	{
+		WindowOutcome *outcomes;
 		int			ran;
 		int			k;
 
@@ -139,6 +139,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 		}
 
 		/* a cancel that arrived meanwhile is taken in here, and recorded */
+		outcomes = palloc(sizeof(WindowOutcome) * n);
 		ran = CoalesceExecute(executor, summary->run_id, &plan->windows[i], n, outcomes);
 		HOLD_INTERRUPTS();
 		MicrobatchCommit();
@@ -152,6 +153,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 				stop = true;
 		}
 		summary->skipped += n - ran;
+		pfree(outcomes);
 		RESUME_INTERRUPTS();
 	}
 

@@ -402,7 +402,6 @@ MicrobatchWorkerMain(Datum main_arg)
 	Pipeline   *pipeline;
 	WindowExecutor *executor;
 	RunPlan		plan;
-	WindowOutcome *outcomes;
 	bool		finalize = false;
 	int			index;
 	int			n;
@@ -473,9 +472,9 @@ MicrobatchWorkerMain(Datum main_arg)
 	}
 	PG_END_TRY();
 
-	outcomes = MemoryContextAlloc(TopMemoryContext, sizeof(WindowOutcome) * shared->nwindows);
 	while ((index = ClaimWindows(shared, pipeline, &n, &finalize)) >= 0)
 	{
+		WindowOutcome *outcomes = MemoryContextAlloc(TopMemoryContext, sizeof(WindowOutcome) * n);
 		int			ran;
 		int			i;
 
@@ -499,6 +498,7 @@ MicrobatchWorkerMain(Datum main_arg)
 									   pipeline->continue_on_error);
 		if (ran < n)
 			finalize |= PublishSkipped(shared, index + ran, n - ran);
+		pfree(outcomes);
 		if (finalize)
 			break;
 	}
