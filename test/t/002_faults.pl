@@ -192,5 +192,29 @@ is($node->safe_psql('postgres', "SELECT status FROM microbatch.runs ORDER BY run
 	'cancelled', 'terminated leader: the workers record the run as cancelled');
 finish('terminated leader');
 
+# 8. a worker terminated in the middle of a chunk of coalesced windows: every
+# window of the chunk is recorded failed, none half-done, and the next run
+# processes them again
+$node->safe_psql('postgres', "SELECT mb_alter('slow', coalesce_windows => true)");
+($session, $pid) = start_slow_run(
+	"SET microbatch.coalesce_target = '3'; SELECT * FROM mb_run('slow', 1)");
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'microbatch worker'");
+($out, $ret) = $session->query('SELECT 1');
+$session->quit;
+is($node->safe_psql('postgres', q{
+	SELECT r.status, r.failed, r.succeeded + r.failed + r.skipped = r.windows_total,
+	       (SELECT count(*) FROM microbatch.windows w
+	         WHERE w.run_id = r.run_id AND w.status = 'failed' AND w.sqlstate = '57P01'),
+	       (SELECT count(*) FROM microbatch.windows w WHERE w.run_id = r.run_id AND w.status = 'succeeded')
+	  FROM microbatch.runs r ORDER BY r.run_id DESC LIMIT 1}),
+	'failed|3|t|3|0', 'a terminated worker mid-chunk: the 3 windows of its chunk are recorded failed');
+is($node->safe_psql('postgres', "SELECT count(*) FROM slow"), '0',
+	'a terminated worker mid-chunk: nothing of the chunk is in the target');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mb_plan('slow') WHERE reason = 'failed'"), '3',
+	'a terminated worker mid-chunk: the next run plans the chunk again');
+finish('terminated worker mid-chunk');
+settled('terminated worker mid-chunk');
+
 $node->stop;
 done_testing();
