@@ -155,18 +155,9 @@ SELECT mb_register('big', 'mb_big', 'day',
        \$\$SELECT date_trunc('day', created_at) AS day, client, count(*) AS n, sum(amount) AS total
            FROM ev_big WHERE created_at >= \$1 AND created_at < \$2 GROUP BY 1, 2\$\$,
        'day', '2024-01-01', end_at => '2024-01-31');
-CREATE PROCEDURE loop_big(s timestamptz, e timestamptz) LANGUAGE plpgsql AS \$\$
-DECLARE w timestamptz := s;
-BEGIN
-	WHILE w < e LOOP
-		DELETE FROM hand_big WHERE day >= w AND day < w + interval '1 day';
-		INSERT INTO hand_big (day, client, n, total)
-		SELECT date_trunc('day', created_at), client, count(*), sum(amount)
-		  FROM ev_big WHERE created_at >= w AND created_at < w + interval '1 day' GROUP BY 1, 2;
-		COMMIT;
-		w := w + interval '1 day';
-	END LOOP;
-END \$\$;
+SELECT bench_loop('loop_big', 'hand_big', 'day', '1 day',
+       \$\$SELECT date_trunc('day', created_at), client, count(*), sum(amount)
+           FROM ev_big WHERE created_at >= \$1 AND created_at < \$2 GROUP BY 1, 2\$\$);
 SQL
 versus big "-c \"CALL mb_backfill('big', '2024-01-01', '2024-01-31', 1)\"" \
 	"-c \"CALL loop_big('2024-01-01', '2024-01-31')\""

@@ -74,56 +74,38 @@ SELECT count(*) FROM mb_run('idle');
 
 -- The hand-written peers: the same statements with static SQL (cached
 -- plans, as microbatch's), one transaction per window, COMMIT in the loop.
-CREATE PROCEDURE loop_small(s timestamptz, e timestamptz) LANGUAGE plpgsql AS $$
+-- bench_loop creates procedure NAME(s, e): per window of length STEP, the
+-- DELETE from TARGET and the INSERT of SELECT_SQL (with $1 and $2 standing
+-- for the window's bounds), then COMMIT.  The statements are static SQL in
+-- the procedure's body, so PL/pgSQL caches their plans.
+CREATE FUNCTION bench_loop(name text, target text, event_time text, step interval, select_sql text)
+RETURNS void LANGUAGE plpgsql AS $f$
+BEGIN
+	EXECUTE format($p$
+CREATE PROCEDURE %I(s timestamptz, e timestamptz) LANGUAGE plpgsql AS $b$
 DECLARE w timestamptz := s;
 BEGIN
 	WHILE w < e LOOP
-		DELETE FROM hand_small WHERE bucket >= w AND bucket < w + interval '10 minutes';
-		INSERT INTO hand_small (bucket, n)
-		SELECT date_bin('10 minutes', created_at, '2024-01-01'), count(*)
-		  FROM ev_sparse WHERE created_at >= w AND created_at < w + interval '10 minutes' GROUP BY 1;
+		DELETE FROM %I WHERE %I >= w AND %I < w + %L::interval;
+		INSERT INTO %I %s;
 		COMMIT;
-		w := w + interval '10 minutes';
+		w := w + %L::interval;
 	END LOOP;
-END $$;
+END $b$$p$, name, target, event_time, event_time, step, target,
+		replace(replace(select_sql, '$1', 'w'), '$2', format('(w + %L::interval)', step)), step);
+END $f$;
 
-CREATE PROCEDURE loop_tenmin(s timestamptz, e timestamptz) LANGUAGE plpgsql AS $$
-DECLARE w timestamptz := s;
-BEGIN
-	WHILE w < e LOOP
-		DELETE FROM hand_tenmin1 WHERE bucket >= w AND bucket < w + interval '10 minutes';
-		INSERT INTO hand_tenmin1 (bucket, client, n, total)
-		SELECT date_bin('10 minutes', created_at, '2024-01-01'), client, count(*), sum(amount)
-		  FROM ev WHERE created_at >= w AND created_at < w + interval '10 minutes' GROUP BY 1, 2;
-		COMMIT;
-		w := w + interval '10 minutes';
-	END LOOP;
-END $$;
-
-CREATE PROCEDURE loop_copy(s timestamptz, e timestamptz) LANGUAGE plpgsql AS $$
-DECLARE w timestamptz := s;
-BEGIN
-	WHILE w < e LOOP
-		DELETE FROM hand_copy WHERE created_at >= w AND created_at < w + interval '7 days';
-		INSERT INTO hand_copy (created_at, client, amount)
-		SELECT created_at, client, amount FROM ev WHERE created_at >= w AND created_at < w + interval '7 days';
-		COMMIT;
-		w := w + interval '7 days';
-	END LOOP;
-END $$;
-
-CREATE PROCEDURE loop_daily(s timestamptz, e timestamptz) LANGUAGE plpgsql AS $$
-DECLARE w timestamptz := s;
-BEGIN
-	WHILE w < e LOOP
-		DELETE FROM hand_daily WHERE day >= w AND day < w + interval '1 day';
-		INSERT INTO hand_daily (day, client, n, total)
-		SELECT date_trunc('day', created_at), client, count(*), sum(amount)
-		  FROM ev WHERE created_at >= w AND created_at < w + interval '1 day' GROUP BY 1, 2;
-		COMMIT;
-		w := w + interval '1 day';
-	END LOOP;
-END $$;
+SELECT bench_loop('loop_small', 'hand_small', 'bucket', '10 minutes',
+       $$SELECT date_bin('10 minutes', created_at, '2024-01-01'), count(*)
+           FROM ev_sparse WHERE created_at >= $1 AND created_at < $2 GROUP BY 1$$);
+SELECT bench_loop('loop_tenmin', 'hand_tenmin1', 'bucket', '10 minutes',
+       $$SELECT date_bin('10 minutes', created_at, '2024-01-01'), client, count(*), sum(amount)
+           FROM ev WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$);
+SELECT bench_loop('loop_copy', 'hand_copy', 'created_at', '7 days',
+       $$SELECT created_at, client, amount FROM ev WHERE created_at >= $1 AND created_at < $2$$);
+SELECT bench_loop('loop_daily', 'hand_daily', 'day', '1 day',
+       $$SELECT date_trunc('day', created_at), client, count(*), sum(amount)
+           FROM ev WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$);
 
 -- the physical limit: one DELETE and one INSERT ... SELECT over the whole range
 CREATE PROCEDURE whole_tenmin() LANGUAGE sql AS $$
