@@ -47,6 +47,7 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -83,6 +84,7 @@ WindowExecutorCreate(Pipeline *pipeline)
 	List	   *columns = PipelineQueryColumns(pipeline);
 	StringInfoData sql;
 	ListCell   *lc;
+	bool		on_citus;
 
 	executor->pipeline = pipeline;
 	executor->event_time_type = PipelineEventTimeType(pipeline);
@@ -95,9 +97,20 @@ WindowExecutorCreate(Pipeline *pipeline)
 	executor->delete_sql = sql.data;
 	executor->delete_count_sql = psprintf("%s AND microbatch.window_deleted(%s::pg_catalog.timestamptz)",
 										  sql.data, event_time);
-	executor->delete_generic = get_rel_relkind(pipeline->target) != RELKIND_PARTITIONED_TABLE;
+	/*
+	 * On a Citus cluster the query runs on its nodes: the guard would pull
+	 * the rows to this one, a chunk's per-window counts (kept in this
+	 * backend) would miss them, and Citus needs custom plans.  There the
+	 * INSERT counts its rows through the CTE, windows are not coalesced and
+	 * the plan cache keeps its choice.
+	 */
+	on_citus = OidIsValid(get_extension_oid("citus", true));
+	executor->delete_generic = !on_citus &&
+		get_rel_relkind(pipeline->target) != RELKIND_PARTITIONED_TABLE;
 
-	executor->guarded = CatalogHasGuard();
+	executor->guarded = CatalogHasGuard() && !on_citus;
+	if (!executor->guarded)
+		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "%sINSERT INTO %s AS mb_target (",
 					 executor->guarded ? "" : "WITH mb_inserted AS (", target);
