@@ -1,6 +1,7 @@
 # microbatch: incremental, window-by-window maintenance of derived tables.
 EXTENSION = microbatch
-EXTVERSION = 0.1
+# the version is the control file's default_version, and only there
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = microbatch
 OBJS = \
@@ -20,10 +21,12 @@ OBJS = \
 	src/worker.o \
 	src/cron.o \
 	src/sandbox.o \
+	src/citus.o \
 	src/guard.o \
 	src/coalesce.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
+DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
 REGRESS = windows register run failure security checks refresh coalesce hardening
@@ -33,8 +36,38 @@ ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tm
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
 
-PG_CFLAGS = -Wall -Werror
+# warnings are errors in development and CI builds (make WERROR=1), never
+# for someone building a release against a compiler we have not met
+PG_CFLAGS = -Wall
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# the majors src/compat.h knows and CI tests; anything else is refused
+SUPPORTED_MAJORS = 13 14 15 16 17 18
+ifeq ($(filter $(MAJORVERSION),$(SUPPORTED_MAJORS)),)
+$(error microbatch supports PostgreSQL 13 to 18; $(PG_CONFIG) is PostgreSQL $(MAJORVERSION). Build against a supported server with make PG_CONFIG=/path/to/pg_config)
+endif
+
+# the docs go to their own directory: README.md and doc/*.md keep their names
+docmoduledir := extension/$(EXTENSION)
+uninstall: uninstall-docs
+.PHONY: uninstall-docs
+uninstall-docs:
+	rm -rf '$(DESTDIR)$(docdir)/$(docmoduledir)'
+
+# META.json and the control file agree on the version (PGXN wants three
+# parts: control file 0.3 is release 0.3.0); make dist packs that release
+PGXN_VERSION = $(EXTVERSION).0
+.PHONY: check-version dist
+check-version:
+	@test "$$(grep -c '"version": "$(PGXN_VERSION)"' META.json)" -eq 2 || \
+		{ echo "META.json does not carry version $(PGXN_VERSION) (default_version $(EXTVERSION) of $(EXTENSION).control)" >&2; exit 1; }
+	@grep -q '^## $(EXTVERSION) ' CHANGELOG.md || \
+		{ echo "CHANGELOG.md has no section for $(EXTVERSION)" >&2; exit 1; }
+dist: check-version
+	git archive --format zip --prefix=$(EXTENSION)-$(PGXN_VERSION)/ -o $(EXTENSION)-$(PGXN_VERSION).zip HEAD

@@ -1,11 +1,8 @@
-/* microbatch--0.2--0.3.sql: hardening, data checks, scheduling anywhere */
+/* microbatch--0.2--0.3.sql: see CHANGELOG.md, "0.3" */
 
 \echo Use "ALTER EXTENSION microbatch UPDATE TO '0.3'" to load this file. \quit
 
 -- Security and fault hardening (issue 8) -------------------------------------
-
--- why a run failed or could not start
-ALTER TABLE microbatch.runs ADD COLUMN error text;
 
 -- The pipelines some session is running now: each run holds an advisory
 -- lock on its pipeline (runlock.c).  A window or run marked running under
@@ -27,16 +24,45 @@ $$;
 COMMENT ON FUNCTION microbatch.running_pipelines()
 	IS 'ids of the pipelines a session is running now';
 
--- The status view leaks nothing to a caller's functions (security_barrier:
--- the caller's conditions run after the view's own), names every function
--- and operator by its schema, and tells the truth after a crash: a window or
--- run left running by a process that died counts as failed.
+-- Scheduling and status (issue 12) ---------------------------------------------
+
+-- why a run failed or could not start (no free worker slot, pipeline broken)
+ALTER TABLE microbatch.runs ADD COLUMN error text;
+COMMENT ON COLUMN microbatch.runs.error IS 'why the run failed or could not start';
+
+-- what a pipeline's pg_cron job runs: mb_run, and when it fails, the reason
+-- recorded in the run's row (a new failed row when it could not start),
+-- committed before the error is raised again.  No SET clause: a procedure
+-- with one cannot commit; it names everything with its schema.
+CREATE PROCEDURE microbatch.run_job(name text)
+AS 'MODULE_PATHNAME', 'microbatch_run_job'
+LANGUAGE C;
+COMMENT ON PROCEDURE microbatch.run_job(text)
+	IS 'runs a pipeline as its pg_cron job does, recording why a run failed or could not start';
+
+-- the pg_cron jobs of this database's pipelines, wherever pg_cron lives
+CREATE FUNCTION microbatch.cron_jobs()
+RETURNS TABLE (pipeline text, schedule text, last_job_status text, last_job_message text)
+AS 'MODULE_PATHNAME', 'microbatch_cron_jobs'
+LANGUAGE C STABLE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION microbatch.cron_jobs()
+	IS 'schedule and last pg_cron outcome of the jobs of pipelines whose owner the caller is a member of';
+
+-- The status view (issues 8 and 12): it leaks nothing to a caller's
+-- functions (security_barrier: the caller's conditions run after the view's
+-- own); it names every function and operator by its schema; it tells the
+-- truth after a crash (a window or run left running by a process that died
+-- counts as failed); it shows the schedule and the scheduler's last outcome
+-- (also of jobs that never reached microbatch) and the error of the last
+-- run; and a pipeline complete up to its end_at has lag 0.
 CREATE OR REPLACE VIEW microbatch.status WITH (security_barrier) AS
 SELECT p.name AS pipeline,
 	   p.enabled,
-	   microbatch.schedule_of(p.name) AS schedule,
+	   j.schedule,
 	   hw.high_water,
-	   pg_catalog.now() OPERATOR(pg_catalog.-) hw.high_water AS lag,
+	   CASE WHEN p.end_at IS NOT NULL AND done.complete THEN interval '0'
+			ELSE pg_catalog.now() OPERATOR(pg_catalog.-) hw.high_water END AS lag,
 	   (SELECT pg_catalog.count(*) FROM microbatch.windows w
 		 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
 		   AND w.status OPERATOR(pg_catalog.<>) 'succeeded'
@@ -47,17 +73,28 @@ SELECT p.name AS pipeline,
 	   busy.running,
 	   lr.started_at AS last_run_at,
 	   CASE WHEN lr.status OPERATOR(pg_catalog.=) 'running' AND NOT busy.running
-			THEN 'failed' ELSE lr.status END AS last_run_status
+			THEN 'failed' ELSE lr.status END AS last_run_status,
+	   j.last_job_status,
+	   j.last_job_message,
+	   lr.error AS last_run_error
   FROM microbatch.pipelines p
  CROSS JOIN LATERAL (SELECT p.id OPERATOR(pg_catalog.=) ANY
 							(ARRAY(SELECT microbatch.running_pipelines())) AS running) busy
   LEFT JOIN LATERAL (SELECT pg_catalog.max(w.window_end) AS high_water FROM microbatch.windows w
 					  WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
 						AND w.status OPERATOR(pg_catalog.=) 'succeeded') hw ON true
-  LEFT JOIN LATERAL (SELECT r.started_at, r.status FROM microbatch.runs r
+  -- complete: a window reaching end_at succeeded (or was cut there, partial)
+  LEFT JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM microbatch.windows w
+									 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
+									   AND w.window_end OPERATOR(pg_catalog.>=) p.end_at
+									   AND w.status OPERATOR(pg_catalog.=) ANY
+										   (ARRAY['succeeded', 'partial'])) AS complete) done ON true
+  LEFT JOIN LATERAL (SELECT r.started_at, r.status, r.error FROM microbatch.runs r
 					  WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.id
 					  ORDER BY r.run_id DESC LIMIT 1) lr ON true
+  LEFT JOIN microbatch.cron_jobs() j ON j.pipeline OPERATOR(pg_catalog.=) p.name
  WHERE pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'MEMBER');
+COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run, last pg_cron job';
 
 -- Data checks and refresh (issue 10) ---------------------------------------
 

@@ -85,11 +85,17 @@ SELECT * FROM mb_run_window('mallory_escape', '2024-03-01');
 SET ROLE mb_mallory;
 CREATE FUNCTION mallory.leak(text) RETURNS bool LANGUAGE plpgsql COST 0.0000001 AS $$
 BEGIN
-	RAISE NOTICE 'saw pipeline %', $1;
+	PERFORM set_config('mallory.seen', current_setting('mallory.seen') || ' ' || $1, false);
 	RETURN true;
 END $$;
+SET mallory.seen = '';
 SELECT pipeline FROM microbatch.status WHERE mallory.leak(pipeline) ORDER BY 1;
+SELECT string_agg(DISTINCT seen, ' ' ORDER BY seen) AS leak_saw
+  FROM regexp_split_to_table(btrim(current_setting('mallory.seen')), ' ') seen;
+SET mallory.seen = '';
 SELECT name FROM microbatch.pipelines WHERE mallory.leak(name) ORDER BY 1;
+SELECT string_agg(DISTINCT seen, ' ' ORDER BY seen) AS leak_saw
+  FROM regexp_split_to_table(btrim(current_setting('mallory.seen')), ' ') seen;
 
 -- 4. planning a range of a hundred million windows is bounded and can be cancelled
 CREATE TABLE mallory.tiny (at timestamptz, n bigint);

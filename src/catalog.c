@@ -23,6 +23,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -376,6 +377,43 @@ CatalogPruneRuns(int64 pipeline_id, TimestampTz before)
 	pruned = SPI_processed;
 	CatalogEnd(&session);
 	return pruned;
+}
+
+/*
+ * CatalogRecordRunError records why a run of the pipeline, started by this
+ * backend at or after "since", failed: in its run row, or, when it could not
+ * start and left none, in a new failed run row (kind "run").  Returns the
+ * run's id.
+ */
+int64
+CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error)
+{
+	CatalogSession session;
+	Oid			types[4] = {INT8OID, TIMESTAMPTZOID, INT4OID, TEXTOID};
+	Datum		values[4] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(since),
+		Int32GetDatum(MyProcPid), CStringGetTextDatum(error)};
+	bool		isnull;
+	int64		run_id;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("WITH mine AS (SELECT r.run_id FROM microbatch.runs r"
+					   "               WHERE r.pipeline_id = $1 AND r.started_at >= $2 AND r.pid = $3"
+					   "               ORDER BY r.run_id DESC LIMIT 1),"
+					   " updated AS (UPDATE microbatch.runs r SET error = $4"
+					   "              FROM mine WHERE r.run_id = mine.run_id AND r.error IS NULL"
+					   "              RETURNING r.run_id),"
+					   " inserted AS (INSERT INTO microbatch.runs"
+					   "               (pipeline_id, kind, started_at, finished_at, status, windows_total, pid, error)"
+					   "              SELECT $1, 'run', pg_catalog.now(), pg_catalog.now(), 'failed', 0, $3, $4"
+					   "               WHERE NOT EXISTS (SELECT 1 FROM mine)"
+					   "              RETURNING run_id)"
+					   " SELECT run_id FROM updated UNION ALL SELECT run_id FROM inserted"
+					   " UNION ALL SELECT run_id FROM mine",
+					   4, types, values, NULL, SPI_OK_SELECT);
+	run_id = SPI_processed > 0 ?
+		DatumGetInt64(GetDatum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)) : 0;
+	CatalogEnd(&session);
+	return run_id;
 }
 
 /* CatalogInsertPipeline stores a new pipeline and returns its id. */

@@ -89,5 +89,6 @@ extern void CatalogCountRunWindows(int64 run_id, int succeeded, int failed,
 extern void CatalogFinishRun(int64 run_id, const char *status, int succeeded, int failed,
 							 int skipped, int64 rows_deleted, int64 rows_inserted);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
+extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
 
 #endif							/* MICROBATCH_CATALOG_H */

@@ -33,6 +33,9 @@
  * bounds of its own type (local time for timestamp, local dates for date),
  * so an index on that column serves it.
  *
+ * On a Citus cluster the window's settings are adapted so that it behaves
+ * there as on one node (citus.c).
+ *
  * Then the pipeline's data checks (checks.c) run on the rows just written,
  * in the same transaction and sandbox; one that fails fails the window.
  *
@@ -47,7 +50,6 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "commands/extension.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -59,6 +61,8 @@
 #include "utils/timestamp.h"
 
 #include "checks.h"
+#include "citus.h"
+#include "compat.h"
 #include "executor.h"
 #include "guard.h"
 #include "progress.h"
@@ -84,7 +88,6 @@ WindowExecutorCreate(Pipeline *pipeline)
 	List	   *columns = PipelineQueryColumns(pipeline);
 	StringInfoData sql;
 	ListCell   *lc;
-	bool		on_citus;
 
 	executor->pipeline = pipeline;
 	executor->event_time_type = PipelineEventTimeType(pipeline);
@@ -104,11 +107,11 @@ WindowExecutorCreate(Pipeline *pipeline)
 	 * INSERT counts its rows through the CTE, windows are not coalesced and
 	 * the plan cache keeps its choice.
 	 */
-	on_citus = OidIsValid(get_extension_oid("citus", true));
-	executor->delete_generic = !on_citus &&
+	executor->on_citus = CitusActive();
+	executor->delete_generic = !executor->on_citus &&
 		get_rel_relkind(pipeline->target) != RELKIND_PARTITIONED_TABLE;
 
-	executor->guarded = CatalogHasGuard() && !on_citus;
+	executor->guarded = CatalogHasGuard() && !executor->on_citus;
 	if (!executor->guarded)
 		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
@@ -296,6 +299,8 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, pipeline->time_zone);
+	if (executor->on_citus)
+		CitusEnterWindow(pipeline->time_zone);
 
 	if (executor->delete_plan == NULL)
 		PrepareStatements(executor);
@@ -366,6 +371,8 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 	}
 
 	SandboxLeave(&sandbox);
+	if (executor->on_citus)
+		CitusLeaveWindow();
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 }

@@ -39,6 +39,7 @@ typedef struct WindowExecutor
 		int64		rows_deleted;
 		int64		rows_inserted;
 	}			uncounted;		/* windows recorded since then */
+	bool		on_citus;		/* the database runs Citus (citus.c) */
 } WindowExecutor;
 
 extern WindowExecutor *WindowExecutorCreate(Pipeline *pipeline);

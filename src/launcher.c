@@ -17,7 +17,8 @@
  *
  * A worker blocked on a lock that the leader's own transaction holds would
  * wait forever, with the leader waiting for it; the leader checks for that
- * while it waits and fails with a clear error instead.
+ * while it waits (on a Citus cluster, on every node) and fails with a clear
+ * error instead.
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +36,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
+#include "citus.h"
 #include "coalesce.h"
 #include "launcher.h"
 #include "run.h"
@@ -48,6 +50,7 @@ typedef struct LeaderState
 	RunShared  *shared;
 	int			nworkers;
 	BackgroundWorkerHandle **handles;
+	bool		on_citus;		/* locks may be held on other nodes too */
 } LeaderState;
 
 static RunShared *CreateSharedRun(Pipeline *pipeline, RunPlan *plan, int64 run_id,
@@ -58,6 +61,7 @@ static int	RelayFinished(LeaderState *leader, Pipeline *pipeline, RunSummary *su
 						  int relayed);
 static bool AllWorkersStopped(LeaderState *leader);
 static void CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline);
+static void ReportSelfDeadlock(Pipeline *pipeline, pid_t worker_pid);
 static void CancelWorkers(LeaderState *leader);
 static void DescribeWorker(BackgroundWorker *worker, LeaderState *leader, Pipeline *pipeline);
 static void SettleAbandonedWindows(LeaderState *leader, Pipeline *pipeline);
@@ -149,6 +153,19 @@ AllWorkersStopped(LeaderState *leader)
 	return true;
 }
 
+/* ReportSelfDeadlock fails the run whose worker waits for this session. */
+static void
+ReportSelfDeadlock(Pipeline *pipeline, pid_t worker_pid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
+			 errmsg("run of pipeline \"%s\" waits for a lock held by its own transaction",
+					pipeline->name),
+			 errdetail("Background worker %d needs a lock that this session holds, so it can never finish.",
+					   (int) worker_pid),
+			 errhint("Call mb_run outside the transaction that locked or changed the tables, or use mb_run_window inside it.")));
+}
+
 /*
  * CheckSelfDeadlock fails the run when a worker waits for a lock held by
  * this session's transaction: neither could ever go on.
@@ -168,19 +185,15 @@ CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline)
 
 		if (GetBackgroundWorkerPid(leader->handles[i], &pid) != BGWH_STARTED)
 			continue;
+		if (leader->on_citus && CitusWaitsForUs(pid))
+			ReportSelfDeadlock(pipeline, pid);
 		blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
 														  Int32GetDatum(pid)));
 		pids = (int32 *) ARR_DATA_PTR(blockers);
 		n = ArrayGetNItems(ARR_NDIM(blockers), ARR_DIMS(blockers));
 		for (j = 0; j < n; j++)
 			if (pids[j] == MyProcPid)
-				ereport(ERROR,
-						(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
-						 errmsg("run of pipeline \"%s\" waits for a lock held by its own transaction",
-								pipeline->name),
-						 errdetail("Background worker %d needs a lock that this session holds, so it can never finish.",
-								   (int) pid),
-						 errhint("Call mb_run outside the transaction that locked or changed the tables, or use mb_run_window inside it.")));
+				ReportSelfDeadlock(pipeline, pid);
 	}
 }
 
@@ -320,6 +333,7 @@ RunInWorkers(Pipeline *pipeline, RunPlan *plan, int max_parallel, RunSummary *su
 				 errhint("Commit first, then run it.")));
 
 	summary->run_id = CatalogNextRunId();
+	leader->on_citus = CitusActive();
 	leader->shared = CreateSharedRun(pipeline, plan, summary->run_id, &leader->segment);
 	on_dsm_detach(leader->segment, StopRunOnDetach, PointerGetDatum(leader));
 

@@ -32,6 +32,7 @@
 #include "utils/resowner.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 #include "catalog.h"
 #include "coalesce.h"

@@ -109,6 +109,14 @@ $small->poll_query_until('postgres',
 ($ret, $out, $err) = $small->psql('postgres', "SELECT * FROM mb_run('wide')");
 like($err, qr/could not start a background worker for pipeline "wide".*HINT:  Raise max_worker_processes/s,
 	'no free slot is an error that names max_worker_processes');
+# what a pg_cron job runs records the run that could not start
+($ret, $out, $err) = $small->psql('postgres', "CALL microbatch.run_job('wide')");
+like($err, qr/could not start a background worker for pipeline "wide"/,
+	'a scheduled run without a free slot fails the same way');
+is($small->safe_psql('postgres', q{
+	SELECT last_run_status, last_run_error FROM microbatch.status WHERE pipeline = 'wide'}),
+	'failed|could not start a background worker for pipeline "wide"; Every background worker slot is taken.',
+	'and leaves a failed run row with the reason, which microbatch.status shows');
 $hog->quit;
 $small->stop;
 

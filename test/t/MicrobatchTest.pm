@@ -8,7 +8,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(new_node create_events register_daily rollup_matches workers_left);
+our @EXPORT = qw(new_node create_events register_daily rollup_matches workers_left have_pg_cron);
 
 # new_node starts a cluster set up as the tests need, with extra settings.
 sub new_node
@@ -73,6 +73,15 @@ SELECT (SELECT count(*) FROM (TABLE $name EXCEPT ALL TABLE expected) a)
      + (SELECT count(*) FROM expected) * 0 = 0
    AND (SELECT count(*) FROM $name) > 0;
 }) eq 't';
+}
+
+# have_pg_cron tells whether pg_cron is installed for the PostgreSQL under
+# test (the suite runs without it: scheduling tests skip).
+sub have_pg_cron
+{
+	my $libdir = `pg_config --pkglibdir`;
+	chomp $libdir;
+	return -f "$libdir/pg_cron.so";
 }
 
 # workers_left counts microbatch background workers still alive.
