@@ -94,6 +94,11 @@ SELECT mb_register('bad', 'hourly_b', 'hour',
 SELECT mb_register('bad', 'hourly_b', 'hour',
        $$SELECT g AS hour, 0::bigint AS clicks FROM generate_series($1, $2 - interval '1 hour', interval '1 hour') g$$,
        'hour', '2024-03-01', coalesce_windows => true);
+SELECT mb_register('bad', 'hourly_b', 'hour',
+       $$SELECT date_trunc('hour', at) AS hour,
+                (SELECT count(*) FROM clicks c WHERE c.at >= $1 AND c.at < $2) AS clicks
+           FROM clicks WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'hour', '2024-03-01', coalesce_windows => true);
 -- conditions in joins and subqueries are fine
 SELECT mb_register('joined', 'hourly_b', 'hour',
        $$SELECT date_trunc('hour', c.at) AS hour, count(*) AS clicks

@@ -301,8 +301,9 @@ FindParams(Node *node, ParamUse *use)
 
 /*
  * ParamsOutsideConditions tells whether $1 or $2 appear anywhere but in a
- * WHERE or JOIN ... ON condition (of the query or of any subquery): in the
- * select list, HAVING, LIMIT, a function in FROM.  Only a query that uses
+ * WHERE or JOIN ... ON condition (of the query or of a subquery in FROM or
+ * WITH): in the select list (also inside a scalar subquery there), HAVING,
+ * LIMIT, a function in FROM.  Only a query that uses
  * the bounds purely to filter gives over several windows the union of what
  * it gives per window, which coalesce_windows relies on.
  */
@@ -316,6 +317,14 @@ ParamsOutsideConditions(Node *node, void *context)
 		Param	   *param = (Param *) node;
 
 		return param->paramkind == PARAM_EXTERN && (param->paramid == 1 || param->paramid == 2);
+	}
+	/* a subquery outside a condition (a scalar one in the select list) */
+	if (IsA(node, SubLink))
+	{
+		ParamUse	use = {false, false};
+
+		(void) FindParams(node, &use);
+		return use.start || use.end;
 	}
 	if (IsA(node, FromExpr))
 		return ParamsOutsideConditions((Node *) ((FromExpr *) node)->fromlist, context);
