@@ -23,13 +23,15 @@ OBJS = \
 	src/sandbox.o \
 	src/citus.o \
 	src/track.o \
-	src/deps.o
+	src/deps.o \
+	src/guard.o \
+	src/coalesce.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh tracking dependencies hardening
+REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert track_vs_window
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso

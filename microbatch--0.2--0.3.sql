@@ -166,18 +166,6 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mb_untrack(text, regclass)
 	IS 'stop tracking a source of a pipeline; false if it was not tracked';
 
-DROP FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz, text, int, text);
-CREATE FUNCTION mb_register(name text, target regclass, event_time text, query text,
-							batch_size text, begin_at timestamptz,
-							lookback int DEFAULT 1, end_at timestamptz DEFAULT NULL,
-							time_zone text DEFAULT 'UTC', max_parallel int DEFAULT 1,
-							on_error text DEFAULT 'stop', track bool DEFAULT false)
-RETURNS bigint
-AS 'MODULE_PATHNAME', 'microbatch_register'
-LANGUAGE C VOLATILE;
-COMMENT ON FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz, text, int, text, bool)
-	IS 'register a pipeline; track => true tracks the tables its query filters by $1/$2; returns its id';
-
 -- the upstream pipelines that hold back windows of a pipeline, for the status view
 CREATE FUNCTION microbatch.waiting_on(name text)
 RETURNS text[]
@@ -185,6 +173,73 @@ AS 'MODULE_PATHNAME', 'microbatch_waiting_on'
 LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION microbatch.waiting_on(text)
 	IS 'the upstream pipelines that hold back windows the next run of a pipeline would process';
+
+-- Speed: coalesced windows and bookkeeping (issue 11) ---
+
+-- coalesce_windows: consecutive windows run as one DELETE and one INSERT
+-- (coalesce.c); false keeps one statement pair per window
+ALTER TABLE microbatch.pipelines ADD COLUMN coalesce_windows bool NOT NULL DEFAULT false;
+
+-- State rows are rewritten in place: room on every page for the new
+-- version, so that a window processed again (its status, window_end and
+-- keys unchanged) is a HOT update that writes no index.  90, not lower: a
+-- page is pruned whenever its free space falls below 100 - fillfactor
+-- percent, and every prune is a WAL record.
+ALTER TABLE microbatch.windows SET (fillfactor = 90);
+ALTER TABLE microbatch.runs SET (fillfactor = 90);
+
+-- Only catalog.c writes these columns, with constants; their CHECK
+-- constraints were parsed again by every statement that wrote a row.
+ALTER TABLE microbatch.windows DROP CONSTRAINT windows_status_check;
+ALTER TABLE microbatch.runs DROP CONSTRAINT runs_status_check;
+ALTER TABLE microbatch.runs DROP CONSTRAINT runs_kind_check;
+
+-- The out-of-window guard: called on every row a window's INSERT writes,
+-- raises on the first whose event time falls outside [lo, hi), and counts
+-- rows per window of a coalesced chunk (guard.c).
+CREATE FUNCTION microbatch.window_guard(event_time timestamptz, lo timestamptz, hi timestamptz)
+RETURNS bool
+AS 'MODULE_PATHNAME', 'microbatch_window_guard'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION microbatch.window_guard(timestamptz, timestamptz, timestamptz)
+	IS 'true if event_time is in [lo, hi); raises otherwise (used in the INSERT of every window)';
+GRANT EXECUTE ON FUNCTION microbatch.window_guard(timestamptz, timestamptz, timestamptz) TO PUBLIC;
+
+-- counts a row a coalesced chunk's DELETE removes into its window (guard.c)
+CREATE FUNCTION microbatch.window_deleted(event_time timestamptz)
+RETURNS bool
+AS 'MODULE_PATHNAME', 'microbatch_window_deleted'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION microbatch.window_deleted(timestamptz)
+	IS 'counts a deleted row into its window of a coalesced chunk; always true';
+GRANT EXECUTE ON FUNCTION microbatch.window_deleted(timestamptz) TO PUBLIC;
+
+-- with track (issue 9) and coalesce_windows
+DROP FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz,
+						  text, int, text);
+CREATE FUNCTION mb_register(name text, target regclass, event_time text, query text,
+							batch_size text, begin_at timestamptz, lookback int DEFAULT 1,
+							end_at timestamptz DEFAULT NULL, time_zone text DEFAULT 'UTC',
+							max_parallel int DEFAULT 1, on_error text DEFAULT 'stop',
+							track bool DEFAULT false, coalesce_windows bool DEFAULT false)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'microbatch_register'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mb_register(text, regclass, text, text, text, timestamptz, int, timestamptz,
+								text, int, text, bool, bool)
+	IS 'register a pipeline; track => true tracks the tables its query filters by $1/$2; coalesce_windows runs consecutive windows as one statement pair; returns its id';
+
+DROP FUNCTION mb_alter(text, text, int, timestamptz, int, text, bool, timestamptz, bool);
+CREATE FUNCTION mb_alter(name text, query text DEFAULT NULL, lookback int DEFAULT NULL,
+						 end_at timestamptz DEFAULT NULL, max_parallel int DEFAULT NULL,
+						 on_error text DEFAULT NULL, enabled bool DEFAULT NULL,
+						 begin_at timestamptz DEFAULT NULL, allow_reset bool DEFAULT NULL,
+						 coalesce_windows bool DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'microbatch_alter'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION mb_alter(text, text, int, timestamptz, int, text, bool, timestamptz, bool, bool)
+	IS 'change the options of a pipeline that do not define its grid, move its begin_at, protect it from resets, coalesce its windows';
 
 -- Status ---------------------------------------------------------------------
 

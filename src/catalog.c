@@ -9,7 +9,13 @@
  * nothing about the caller: the SQL entry points do that first, and then
  * every statement below runs as the catalog owner, with its values passed as
  * parameters.  Statements run once per window are prepared once per backend
- * and kept, so recording a window costs two index lookups and no parsing.
+ * with generic plans (they look rows up by key: no bound changes their
+ * plan) and kept, so recording a window costs an index lookup, no parsing
+ * and no planning.  A window's state row is written once, in the window's
+ * own transaction, and rewritten in place (a HOT update: fillfactor 90, and
+ * no indexed column changes when a window is processed again with the same
+ * outcome); the run's counters are written at most once a second while it
+ * runs (RunCountWindow), then exactly when it ends.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +43,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "sandbox.h"
 
 #define MAX_STATEMENT_ARGS 16
@@ -63,51 +70,52 @@ typedef struct CatalogSession
 	"contiguous_until, xmin::text "
 
 static CatalogStatement read_pipeline = {
-	"SELECT " PIPELINE_COLUMNS ", allow_reset FROM microbatch.pipelines WHERE name = $1",
+	"SELECT " PIPELINE_COLUMNS ", allow_reset, coalesce_windows "
+	"FROM microbatch.pipelines WHERE name = $1",
 	1, {TEXTOID}
 };
 
 /* the same, while the installed catalog is older than 0.3 */
 static CatalogStatement read_pipeline_0_2 = {
-	"SELECT " PIPELINE_COLUMNS ", true FROM microbatch.pipelines WHERE name = $1",
+	"SELECT " PIPELINE_COLUMNS ", true, false FROM microbatch.pipelines WHERE name = $1",
 	1, {TEXTOID}
 };
 
-static CatalogStatement mark_running = {
-	"INSERT INTO microbatch.windows AS w "
-	"  (pipeline_id, window_start, window_end, status, attempts, run_id, started_at) "
-	"VALUES ($1, $2, $3, 'running', 1, $4, pg_catalog.clock_timestamp()) "
-	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
-	"  window_end = $3, status = 'running', attempts = w.attempts + 1, run_id = $4, "
-	"  started_at = pg_catalog.clock_timestamp(), finished_at = NULL, sqlstate = NULL, error = NULL",
-	4, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID}
-};
-
 /*
- * Recording an outcome is an upsert too: mb_run_window records a window that
- * was never marked running, and counts it as an attempt.
+ * Recording an outcome rewrites the window's row (a HOT update when its
+ * status stays the same), or inserts it on the window's first attempt.  Not
+ * one INSERT ... ON CONFLICT DO UPDATE: that locks the row first, one more
+ * WAL record per window.  A row left 'running' by an older version of this
+ * library keeps its attempt count.
  */
-static CatalogStatement record_window = {
-	"INSERT INTO microbatch.windows AS w "
-	"  (pipeline_id, window_start, window_end, status, attempts, rows_deleted, rows_inserted, "
-	"   run_id, started_at, finished_at, sqlstate, error) "
-	"VALUES ($1, $2, $3, $4, 1, $5, $6, $7, pg_catalog.clock_timestamp() - $8 * interval '1 ms', "
-	"        pg_catalog.clock_timestamp(), $9, $10) "
-	"ON CONFLICT (pipeline_id, window_start) DO UPDATE SET "
+static CatalogStatement update_window = {
+	"UPDATE microbatch.windows AS w SET "
 	"  window_end = $3, status = $4, rows_deleted = $5, rows_inserted = $6, "
 	"  attempts = w.attempts + (w.status <> 'running')::int, run_id = $7, "
-	"  started_at = CASE WHEN w.status = 'running' THEN w.started_at ELSE excluded.started_at END, "
-	"  finished_at = pg_catalog.clock_timestamp(), sqlstate = $9, error = $10",
+	"  started_at = CASE WHEN w.status = 'running' THEN w.started_at "
+	"               ELSE pg_catalog.clock_timestamp() - $8 * interval '1 ms' END, "
+	"  finished_at = pg_catalog.clock_timestamp(), sqlstate = $9, error = $10 "
+	"WHERE w.pipeline_id = $1 AND w.window_start = $2",
 	10, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID,
 	FLOAT8OID, TEXTOID, TEXTOID}
 };
 
-static CatalogStatement count_run_window = {
-	"UPDATE microbatch.runs SET windows_done = windows_done + 1, "
-	"  succeeded = succeeded + $2::int, failed = failed + (NOT $2)::int, "
-	"  rows_deleted = rows_deleted + $3, rows_inserted = rows_inserted + $4 "
+static CatalogStatement insert_window = {
+	"INSERT INTO microbatch.windows "
+	"  (pipeline_id, window_start, window_end, status, attempts, rows_deleted, rows_inserted, "
+	"   run_id, started_at, finished_at, sqlstate, error) "
+	"VALUES ($1, $2, $3, $4, 1, $5, $6, $7, pg_catalog.clock_timestamp() - $8 * interval '1 ms', "
+	"        pg_catalog.clock_timestamp(), $9, $10)",
+	10, {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, TEXTOID, INT8OID, INT8OID, INT8OID,
+	FLOAT8OID, TEXTOID, TEXTOID}
+};
+
+static CatalogStatement count_run_windows = {
+	"UPDATE microbatch.runs SET windows_done = windows_done + $2 + $3, "
+	"  succeeded = succeeded + $2, failed = failed + $3, "
+	"  rows_deleted = rows_deleted + $4, rows_inserted = rows_inserted + $5 "
 	"WHERE run_id = $1",
-	4, {INT8OID, BOOLOID, INT8OID, INT8OID}
+	5, {INT8OID, INT4OID, INT4OID, INT8OID, INT8OID}
 };
 
 static void CatalogBegin(CatalogSession *session);
@@ -156,6 +164,20 @@ CatalogHas0_3(void)
 }
 
 /*
+ * CatalogHasGuard tells whether the installed catalog has what the speed
+ * work of 0.3 added: microbatch.window_guard and pipelines.coalesce_windows,
+ * created together.
+ */
+bool
+CatalogHasGuard(void)
+{
+	Oid			namespace = get_namespace_oid("microbatch", false);
+
+	return get_attnum(get_relname_relid("pipelines", namespace), "coalesce_windows") !=
+		InvalidAttrNumber;
+}
+
+/*
  * CatalogBegin connects to SPI and becomes the catalog owner, with a
  * search_path of pg_catalog only (sandbox.c): no operator, function or type
  * of the caller's can stand in for the ones the statements mean.
@@ -186,7 +208,8 @@ CatalogExecute(CatalogStatement *statement, Datum *values, const char *nulls, in
 
 	if (statement->plan == NULL)
 	{
-		SPIPlanPtr	plan = SPI_prepare(statement->sql, statement->nargs, statement->argtypes);
+		SPIPlanPtr	plan = SPI_prepare_cursor(statement->sql, statement->nargs,
+											  statement->argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 		if (plan == NULL)
 			elog(ERROR, "could not prepare \"%s\": %s", statement->sql,
@@ -261,6 +284,7 @@ PipelineFromTuple(HeapTuple tuple, TupleDesc desc)
 	p->contiguous_until = DatumGetTimestampTz(GetDatum(tuple, desc, 16, &isnull));
 	p->xmin = (TransactionId) strtoul(GetText(tuple, desc, 17), NULL, 10);
 	p->allow_reset = DatumGetBool(GetDatum(tuple, desc, 18, &isnull));
+	p->coalesce_windows = DatumGetBool(GetDatum(tuple, desc, 19, &isnull));
 	GridInit(&p->grid, p->batch_size, p->time_zone);
 	return p;
 }
@@ -274,7 +298,7 @@ CatalogReadPipeline(const char *name)
 	Pipeline   *pipeline = NULL;
 
 	CatalogBegin(&session);
-	CatalogExecute(CatalogHas0_3() ? &read_pipeline : &read_pipeline_0_2, values, NULL,
+	CatalogExecute(CatalogHasGuard() ? &read_pipeline : &read_pipeline_0_2, values, NULL,
 				   SPI_OK_SELECT);
 	if (SPI_processed > 0)
 	{
@@ -479,6 +503,20 @@ CatalogUpdatePipeline(Pipeline *p)
 					   "  max_parallel = $5, on_error = $6, enabled = $7, search_path = $8 "
 					   "WHERE id = $1",
 					   CatalogHas0_3() ? 9 : 8, types, values, nulls, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/* CatalogSetCoalesce stores a pipeline's coalesce_windows option. */
+void
+CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, BOOLOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), BoolGetDatum(coalesce_windows)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET coalesce_windows = $2 WHERE id = $1",
+					   2, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 
@@ -731,31 +769,11 @@ CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to, int l
 							pipeline_id, from, to, limit);
 }
 
-/*
- * CatalogMarkWindowRunning records that a window is being processed.  The
- * caller commits it on its own, before the window's transaction starts.
- */
-void
-CatalogMarkWindowRunning(int64 pipeline_id, int64 run_id, TimestampTz start, TimestampTz end)
+/* RecordValues fills the parameters of record_window for one outcome. */
+static void
+RecordValues(int64 pipeline_id, int64 run_id, TimestampTz start, TimestampTz end,
+			 WindowOutcome *outcome, Datum *values, char *nulls)
 {
-	CatalogSession session;
-	Datum		values[4] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(start),
-	TimestampTzGetDatum(end), Int64GetDatum(run_id)};
-	char		nulls[4] = {' ', ' ', ' ', run_id > 0 ? ' ' : 'n'};
-
-	CatalogBegin(&session);
-	CatalogExecute(&mark_running, values, nulls, SPI_OK_INSERT);
-	CatalogEnd(&session);
-}
-
-/* CatalogRecordWindow stores the outcome of a window in its state row. */
-void
-CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start, TimestampTz end,
-					WindowOutcome *outcome)
-{
-	CatalogSession session;
-	Datum		values[10];
-	char		nulls[10];
 	const char *status;
 
 	if (!outcome->succeeded)
@@ -763,7 +781,7 @@ CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start, Timestam
 	else
 		status = outcome->partial ? WINDOW_PARTIAL : WINDOW_SUCCEEDED;
 
-	memset(nulls, ' ', sizeof(nulls));
+	memset(nulls, ' ', 10);
 	values[0] = Int64GetDatum(pipeline_id);
 	values[1] = TimestampTzGetDatum(start);
 	values[2] = TimestampTzGetDatum(end);
@@ -780,9 +798,38 @@ CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start, Timestam
 		nulls[4] = nulls[5] = 'n';
 	if (run_id <= 0)
 		nulls[6] = 'n';
+}
+
+/* CatalogRecordWindow stores the outcome of a window in its state row. */
+void
+CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start, TimestampTz end,
+					WindowOutcome *outcome)
+{
+	CatalogRecordWindows(pipeline_id, run_id, (TimestampTz[2]) {start, end}, 1, outcome);
+}
+
+/*
+ * CatalogRecordWindows stores the outcomes of the consecutive windows
+ * bounds[0..n] of a chunk, in one catalog session.
+ */
+void
+CatalogRecordWindows(int64 pipeline_id, int64 run_id, TimestampTz *bounds, int n,
+					 WindowOutcome *outcomes)
+{
+	CatalogSession session;
+	int			i;
 
 	CatalogBegin(&session);
-	CatalogExecute(&record_window, values, nulls, SPI_OK_INSERT);
+	for (i = 0; i < n; i++)
+	{
+		Datum		values[10];
+		char		nulls[10];
+
+		RecordValues(pipeline_id, run_id, bounds[i], bounds[i + 1], &outcomes[i], values, nulls);
+		CatalogExecute(&update_window, values, nulls, SPI_OK_UPDATE);
+		if (SPI_processed == 0)
+			CatalogExecute(&insert_window, values, nulls, SPI_OK_INSERT);
+	}
 	CatalogEnd(&session);
 }
 
@@ -847,35 +894,6 @@ CatalogSettleDeadRuns(int64 pipeline_id)
 	CatalogEnd(&session);
 }
 
-/*
- * CatalogSettleAbandonedRun ends a run whose workers died: the windows they
- * held become failed, the windows nobody took are counted skipped.
- */
-void
-CatalogSettleAbandonedRun(int64 run_id, int unclaimed)
-{
-	CatalogSession session;
-	Oid			types[2] = {INT8OID, INT4OID};
-	Datum		values[2] = {Int64GetDatum(run_id), Int32GetDatum(unclaimed)};
-
-	CatalogBegin(&session);
-	CatalogExecuteOnce("WITH abandoned AS ("
-					   "  UPDATE microbatch.windows SET status = 'failed', "
-					   "    finished_at = pg_catalog.now(), sqlstate = '57P01', "
-					   "    error = " INTERRUPTED_MESSAGE " "
-					   "  WHERE pipeline_id = (SELECT r.pipeline_id FROM microbatch.runs r "
-					   "                        WHERE r.run_id = $1) "
-					   "    AND run_id = $1 AND status = 'running' RETURNING 1) "
-					   "UPDATE microbatch.runs SET status = 'failed', "
-					   "  finished_at = pg_catalog.clock_timestamp(), "
-					   "  failed = failed + (SELECT pg_catalog.count(*) FROM abandoned), "
-					   "  windows_done = windows_done + (SELECT pg_catalog.count(*) FROM abandoned), "
-					   "  skipped = skipped + $2 "
-					   "WHERE run_id = $1 AND status = 'running'",
-					   2, types, values, NULL, SPI_OK_UPDATE);
-	CatalogEnd(&session);
-}
-
 /* CatalogInsertRun records the start of a run. */
 void
 CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind, int windows_total,
@@ -895,33 +913,41 @@ CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind, int windows_
 	CatalogEnd(&session);
 }
 
-/* CatalogCountRunWindow adds a finished window to its run's counters. */
+/* CatalogCountRunWindows adds finished windows to their run's counters. */
 void
-CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome)
+CatalogCountRunWindows(int64 run_id, int succeeded, int failed, int64 rows_deleted,
+					   int64 rows_inserted)
 {
 	CatalogSession session;
-	Datum		values[4] = {Int64GetDatum(run_id), BoolGetDatum(outcome->succeeded),
-		Int64GetDatum(outcome->rows_deleted),
-	Int64GetDatum(outcome->rows_inserted)};
+	Datum		values[5] = {Int64GetDatum(run_id), Int32GetDatum(succeeded),
+		Int32GetDatum(failed), Int64GetDatum(rows_deleted),
+	Int64GetDatum(rows_inserted)};
 
 	CatalogBegin(&session);
-	CatalogExecute(&count_run_window, values, NULL, SPI_OK_UPDATE);
+	CatalogExecute(&count_run_windows, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 
-/* CatalogFinishRun records how a run ended. */
+/*
+ * CatalogFinishRun records how a run ended, with its final counters (they
+ * were written at most once a second while it ran).
+ */
 void
-CatalogFinishRun(int64 run_id, const char *status, int skipped)
+CatalogFinishRun(int64 run_id, const char *status, int succeeded, int failed, int skipped,
+				 int64 rows_deleted, int64 rows_inserted)
 {
 	CatalogSession session;
-	Oid			types[3] = {INT8OID, TEXTOID, INT4OID};
-	Datum		values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(status),
-	Int32GetDatum(skipped)};
+	Oid			types[7] = {INT8OID, TEXTOID, INT4OID, INT4OID, INT4OID, INT8OID, INT8OID};
+	Datum		values[7] = {Int64GetDatum(run_id), CStringGetTextDatum(status),
+		Int32GetDatum(succeeded), Int32GetDatum(failed), Int32GetDatum(skipped),
+	Int64GetDatum(rows_deleted), Int64GetDatum(rows_inserted)};
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("UPDATE microbatch.runs SET status = $2, skipped = $3, "
+	CatalogExecuteOnce("UPDATE microbatch.runs SET status = $2, skipped = $5, "
+					   "  windows_done = $3 + $4, succeeded = $3, failed = $4, "
+					   "  rows_deleted = $6, rows_inserted = $7, "
 					   "  finished_at = pg_catalog.clock_timestamp() WHERE run_id = $1",
-					   3, types, values, NULL, SPI_OK_UPDATE);
+					   7, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 
@@ -1005,8 +1031,8 @@ CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts)
 		Datum		keys[2] = {Int64GetDatum(pipeline_ids[i]), TimestampTzGetDatum(starts[i])};
 		bool		nulls[2] = {false, false};
 
-		(void) index_insert(index, keys, nulls, &slots[i]->tts_tid, stale, UNIQUE_CHECK_NO,
-							false, index_info);
+		(void) MicrobatchIndexInsert(index, keys, nulls, &slots[i]->tts_tid, stale,
+									 UNIQUE_CHECK_NO, index_info);
 		ExecDropSingleTupleTableSlot(slots[i]);
 	}
 	index_close(index, RowExclusiveLock);

@@ -68,6 +68,7 @@ typedef struct CatalogGraphNode
 } CatalogGraphNode;
 
 extern Oid	CatalogOwner(void);
+extern bool CatalogHasGuard(void);
 
 /* pipelines */
 extern Pipeline *CatalogReadPipeline(const char *name);
@@ -76,6 +77,7 @@ extern List *CatalogAllPipelineNames(void);
 extern List *CatalogPipelinesOfDroppedTables(void);
 extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
+extern void CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);
@@ -94,19 +96,20 @@ extern List *CatalogPendingWindows(int64 pipeline_id, TimestampTz from, Timestam
 								   int limit);
 extern List *CatalogRecordedStarts(int64 pipeline_id, TimestampTz from, TimestampTz to,
 								   int limit);
-extern void CatalogMarkWindowRunning(int64 pipeline_id, int64 run_id,
-									 TimestampTz start, TimestampTz end);
 extern void CatalogRecordWindow(int64 pipeline_id, int64 run_id, TimestampTz start,
 								TimestampTz end, WindowOutcome *outcome);
+extern void CatalogRecordWindows(int64 pipeline_id, int64 run_id, TimestampTz *bounds, int n,
+								 WindowOutcome *outcomes);
 
 /* runs */
 extern int64 CatalogNextRunId(void);
 extern void CatalogSettleDeadRuns(int64 pipeline_id);
-extern void CatalogSettleAbandonedRun(int64 run_id, int unclaimed);
 extern void CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind,
 							 int windows_total, int leader_pid);
-extern void CatalogCountRunWindow(int64 run_id, WindowOutcome *outcome);
-extern void CatalogFinishRun(int64 run_id, const char *status, int skipped);
+extern void CatalogCountRunWindows(int64 run_id, int succeeded, int failed,
+								   int64 rows_deleted, int64 rows_inserted);
+extern void CatalogFinishRun(int64 run_id, const char *status, int succeeded, int failed,
+							 int skipped, int64 rows_deleted, int64 rows_inserted);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
 extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
 

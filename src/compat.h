@@ -61,4 +61,13 @@ extern void MicrobatchInitMaterializedSRF(FunctionCallInfo fcinfo);
 #define strtoi64(str, endptr, base) ((int64) strtoll((str), (endptr), (base)))
 #endif
 
+/* PostgreSQL 14 gave index_insert an indexUnchanged hint */
+#if PG_VERSION_NUM < 140000
+#define MicrobatchIndexInsert(index, keys, nulls, tid, heap, check, info) \
+	index_insert((index), (keys), (nulls), (tid), (heap), (check), (info))
+#else
+#define MicrobatchIndexInsert(index, keys, nulls, tid, heap, check, info) \
+	index_insert((index), (keys), (nulls), (tid), (heap), (check), false, (info))
+#endif
+
 #endif							/* MICROBATCH_COMPAT_H */

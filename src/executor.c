@@ -7,16 +7,27 @@
  * transaction, so readers see the old window or the new one:
  *
  *	  DELETE FROM target WHERE event_time >= $1 AND event_time < $2;
- *	  WITH inserted AS (INSERT INTO target AS mb_target (columns) <query>
- *						RETURNING mb_target.event_time)
- *	  SELECT count(*), count(*) FILTER (WHERE <outside [$1, $2)>) FROM inserted;
- *	  UPDATE microbatch.windows ...;
+ *	  INSERT INTO target (columns) SELECT mb_q.* FROM (<query>) mb_q
+ *	   WHERE microbatch.window_guard(mb_q.event_time::timestamptz, $1, $2);
+ *	  INSERT INTO microbatch.windows ... ON CONFLICT DO UPDATE ...;
  *
- * The INSERT counts the rows it wrote whose event time falls outside the
- * window; if there is one, the window fails, since another window would
- * delete that row or write it twice.  The statements run as the pipeline's
+ * The guard (guard.c) raises on the first row written whose event time
+ * falls outside the window, since another window would delete that row or
+ * write it twice; it keeps no row.  Against a catalog older than 0.3, which
+ * lacks the guard, the INSERT counts such rows instead, through a CTE
+ * (WITH ... RETURNING).  ExecuteRange replaces several consecutive windows
+ * with one statement pair (coalesce.c), the guard then counting each
+ * window's rows.  The statements run as the pipeline's
  * owner, with its search_path and with TimeZone set to its time zone, and
- * are prepared once per run.  They run in the pipeline's sandbox (sandbox.c):
+ * are prepared once per run.  A single window's statements get generic
+ * plans at once: a window is a small slice of its sources, and its plan is
+ * the same whatever the bounds, so planning it again for every window (as
+ * the plan cache would, its generic estimate for "t >= $1 AND t < $2" being
+ * a larger slice than a real window) only costs time.  Where a partitioned
+ * table is read or replaced, planning is what prunes its partitions, so
+ * those statements stay with the plan cache's choice; so do a chunk's
+ * statements (coalesce.c), run rarely and over ranges wide enough for the
+ * plan to depend on them.  They run in the pipeline's sandbox (sandbox.c):
  * whatever the query changes in the session is undone when the window
  * ends.  The DELETE compares the event-time column with
  * bounds of its own type (local time for timestamp, local dates for date),
@@ -40,6 +51,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -55,12 +67,16 @@
 #include "citus.h"
 #include "compat.h"
 #include "executor.h"
+#include "guard.h"
 #include "progress.h"
 #include "sandbox.h"
 #include "track.h"
 
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
+static const char *EventTypeName(Oid type);
+static int	ExecuteInsert(SPIPlanPtr plan, Datum *bounds);
+static SPIPlanPtr PrepareKept(const char *sql, Oid *types, int options, const char *what);
 
 /*
  * WindowExecutorCreate writes the statements that replace a window of the
@@ -86,23 +102,47 @@ WindowExecutorCreate(Pipeline *pipeline)
 	appendStringInfo(&sql, "DELETE FROM %s WHERE %s >= $1 AND %s < $2",
 					 target, event_time, event_time);
 	executor->delete_sql = sql.data;
+	executor->delete_count_sql = psprintf("%s AND microbatch.window_deleted(%s::pg_catalog.timestamptz)",
+										  sql.data, event_time);
+	/*
+	 * On a Citus cluster the query runs on its nodes: the guard would pull
+	 * the rows to this one, a chunk's per-window counts (kept in this
+	 * backend) would miss them, and Citus needs custom plans.  There the
+	 * INSERT counts its rows through the CTE, windows are not coalesced and
+	 * the plan cache keeps its choice.
+	 */
+	executor->on_citus = CitusActive();
+	executor->delete_generic = !executor->on_citus &&
+		get_rel_relkind(pipeline->target) != RELKIND_PARTITIONED_TABLE;
 
+	executor->guarded = CatalogHasGuard() && !executor->on_citus;
+	if (!executor->guarded)
+		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "WITH mb_inserted AS (INSERT INTO %s AS mb_target (", target);
+	appendStringInfo(&sql, "%sINSERT INTO %s AS mb_target (",
+					 executor->guarded ? "" : "WITH mb_inserted AS (", target);
 	foreach(lc, columns)
 		appendStringInfo(&sql, "%s%s", lc == list_head(columns) ? "" : ", ",
 						 quote_identifier(strVal(lfirst(lc))));
 	/* newlines keep a trailing "--" comment in the query from eating the rest */
-	appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "
-					 "SELECT pg_catalog.count(*), "
-					 "pg_catalog.count(*) FILTER (WHERE NOT coalesce(%s >= $1 AND %s < $2, false)) "
-					 "FROM mb_inserted",
-					 pipeline->query, event_time, event_time, event_time);
+	if (executor->guarded)
+		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q "
+						 "WHERE microbatch.window_guard(mb_q.%s::%s%s, $1, $2)",
+						 pipeline->query, event_time, EventTypeName(executor->event_time_type),
+						 executor->event_time_type == TIMESTAMPTZOID ? "" : "::pg_catalog.timestamptz");
+	else
+		appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "
+						 "SELECT pg_catalog.count(*), "
+						 "pg_catalog.count(*) FILTER (WHERE NOT coalesce(%s >= $1 AND %s < $2, false)) "
+						 "FROM mb_inserted",
+						 pipeline->query, event_time, event_time, event_time);
 	executor->insert_sql = sql.data;
+	/* PipelineQueryColumns analysed the query and noted what it reads */
+	executor->insert_generic = executor->delete_generic && !pipeline->reads_partitioned;
 
 	executor->checks = ChecksLoad(pipeline);
-	executor->on_citus = CitusActive();
 
+	executor->counted_at = GetCurrentTimestamp();
 	executor->window_context = AllocSetContextCreate(CurrentMemoryContext,
 													 "microbatch window",
 													 ALLOCSET_DEFAULT_SIZES);
@@ -115,11 +155,35 @@ WindowExecutorDestroy(WindowExecutor *executor)
 {
 	if (executor->delete_plan)
 		SPI_freeplan(executor->delete_plan);
+	if (executor->delete_count_plan)
+		SPI_freeplan(executor->delete_count_plan);
 	if (executor->insert_plan)
 		SPI_freeplan(executor->insert_plan);
-	executor->delete_plan = executor->insert_plan = NULL;
+	if (executor->chunk_insert_plan)
+		SPI_freeplan(executor->chunk_insert_plan);
+	executor->delete_plan = executor->delete_count_plan = NULL;
+	executor->insert_plan = executor->chunk_insert_plan = NULL;
 	ChecksFree(executor->checks);
 	MemoryContextDelete(executor->window_context);
+}
+
+/* EventTypeName is the pg_catalog name of an event-time column's type. */
+static const char *
+EventTypeName(Oid type)
+{
+	return type == DATEOID ? "pg_catalog.date" :
+		type == TIMESTAMPOID ? "pg_catalog.timestamp" : "pg_catalog.timestamptz";
+}
+
+/* PrepareKept prepares a statement with the given cursor options and keeps it. */
+static SPIPlanPtr
+PrepareKept(const char *sql, Oid *types, int options, const char *what)
+{
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, 2, types, options);
+
+	if (plan == NULL || SPI_keepplan(plan) != 0)
+		elog(ERROR, "could not prepare the %s: %s", what, SPI_result_code_string(SPI_result));
+	return plan;
 }
 
 /*
@@ -132,19 +196,13 @@ PrepareStatements(WindowExecutor *executor)
 {
 	Oid			delete_types[2] = {executor->event_time_type, executor->event_time_type};
 	Oid			insert_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
-	SPIPlanPtr	plan;
+	int			delete_options = executor->delete_generic ? CURSOR_OPT_GENERIC_PLAN : 0;
 
-	plan = SPI_prepare(executor->delete_sql, 2, delete_types);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare \"%s\": %s", executor->delete_sql,
-			 SPI_result_code_string(SPI_result));
-	executor->delete_plan = plan;
-
-	plan = SPI_prepare(executor->insert_sql, 2, insert_types);
-	if (plan == NULL || SPI_keepplan(plan) != 0)
-		elog(ERROR, "could not prepare the insert of pipeline \"%s\": %s",
-			 executor->pipeline->name, SPI_result_code_string(SPI_result));
-	executor->insert_plan = plan;
+	executor->delete_plan = PrepareKept(executor->delete_sql, delete_types, delete_options,
+										"delete of a window");
+	executor->insert_plan = PrepareKept(executor->insert_sql, insert_types,
+										executor->insert_generic ? CURSOR_OPT_GENERIC_PLAN : 0,
+										"insert of a window");
 }
 
 /*
@@ -176,6 +234,37 @@ BoundAsEventType(WindowExecutor *executor, TimestampTz bound)
 }
 
 /*
+ * ExecuteInsert runs the INSERT.  The guard's error about a row outside the
+ * window is the pipeline's, not the statement's: it loses the context line
+ * that would quote the generated statement.
+ */
+static int
+ExecuteInsert(SPIPlanPtr plan, Datum *bounds)
+{
+	MemoryContext context = CurrentMemoryContext;
+	int			rc = 0;
+
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, bounds, NULL, false, 0);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *error;
+
+		if (!GuardRaised())
+			PG_RE_THROW();
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		FlushErrorState();
+		error->context = NULL;
+		ReThrowError(error);
+	}
+	PG_END_TRY();
+	return rc;
+}
+
+/*
  * ExecuteWindow replaces the window [start, end) in the current transaction:
  * DELETE, then INSERT, as the owner.  Errors propagate; nothing is recorded.
  */
@@ -183,13 +272,31 @@ void
 ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 			  WindowOutcome *outcome)
 {
+	TimestampTz bounds[2] = {start, end};
+
+	ExecuteRange(executor, bounds, 1, outcome);
+}
+
+/*
+ * ExecuteRange replaces the consecutive windows bounds[0..nwindows] with
+ * one DELETE and one INSERT over their whole range, then runs the data
+ * checks on each window.  With more than one window the guard counts each
+ * window's rows (GuardRowsInserted, GuardRowsDeleted); outcome gets the
+ * totals.  Errors propagate; nothing is recorded.
+ */
+void
+ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
+			 WindowOutcome *outcome)
+{
 	Pipeline   *pipeline = executor->pipeline;
+	TimestampTz start = windows[0];
+	TimestampTz end = windows[nwindows];
 	Sandbox		sandbox;
 	Datum		bounds[2];
 	Datum		event_bounds[2];
 	bool		isnull;
-	int64		outside;
 	int			rc;
+	int			i;
 
 	/* a cancel that arrived while bookkeeping held it off fails this window */
 	CHECK_FOR_INTERRUPTS();
@@ -201,6 +308,16 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 
 	if (executor->delete_plan == NULL)
 		PrepareStatements(executor);
+	if (nwindows > 1 && executor->delete_count_plan == NULL)
+	{
+		Oid			delete_types[2] = {executor->event_time_type, executor->event_time_type};
+		Oid			insert_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+		executor->delete_count_plan = PrepareKept(executor->delete_count_sql, delete_types, 0,
+												  "delete of a chunk");
+		executor->chunk_insert_plan = PrepareKept(executor->insert_sql, insert_types, 0,
+												  "insert of a chunk");
+	}
 
 	bounds[0] = TimestampTzGetDatum(start);
 	bounds[1] = TimestampTzGetDatum(end);
@@ -209,31 +326,57 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 
 	/* its own writes mark nothing of itself (track.c) */
 	TrackReplaceBegin(pipeline);
-	rc = SPI_execute_plan(executor->delete_plan, event_bounds, NULL, false, 0);
+	GuardBegin(pipeline, windows, nwindows > 1 ? nwindows : 0);
+	rc = SPI_execute_plan(nwindows > 1 ? executor->delete_count_plan : executor->delete_plan,
+						  event_bounds, NULL, false, 0);
 	if (rc != SPI_OK_DELETE)
 		elog(ERROR, "DELETE of window failed: %s", SPI_result_code_string(rc));
 	outcome->rows_deleted = SPI_processed;
 
 	/* before the query takes its snapshot: why nothing is lost, in track.c */
 	TrackConsume(pipeline, start, end);
-	rc = SPI_execute_plan(executor->insert_plan, bounds, NULL, false, 0);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
-		elog(ERROR, "INSERT of window failed: %s", SPI_result_code_string(rc));
-	outcome->rows_inserted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-														 SPI_tuptable->tupdesc, 1, &isnull));
-	outside = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										  SPI_tuptable->tupdesc, 2, &isnull));
-	if (outside > 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("query of pipeline \"%s\" returned " INT64_FORMAT " of " INT64_FORMAT " rows outside window %s",
-						pipeline->name, outside, outcome->rows_inserted,
-						FormatWindow(pipeline, start, end)),
-				 errdetail("Column \"%s\" of every row must fall inside the window, or another window would delete or duplicate the row.",
-						   pipeline->event_time),
-				 errhint("Filter the query's source on $1 and $2, and derive \"%s\" from the source's event time.",
-						 pipeline->event_time)));
-	ChecksRun(executor, start, end, bounds, event_bounds, outcome->rows_inserted);
+	rc = ExecuteInsert(nwindows > 1 ? executor->chunk_insert_plan : executor->insert_plan,
+					   bounds);
+	GuardEnd();
+	if (executor->guarded)
+	{
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "INSERT of window failed: %s", SPI_result_code_string(rc));
+		outcome->rows_inserted = SPI_processed;
+	}
+	else
+	{
+		int64		outside;
+
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "INSERT of window failed: %s", SPI_result_code_string(rc));
+		outcome->rows_inserted = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															 SPI_tuptable->tupdesc, 1, &isnull));
+		outside = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 2, &isnull));
+		if (outside > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("query of pipeline \"%s\" returned " INT64_FORMAT " of " INT64_FORMAT " rows outside window %s",
+							pipeline->name, outside, outcome->rows_inserted,
+							FormatWindow(pipeline, start, end)),
+					 errdetail("Column \"%s\" of every row must fall inside the window, or another window would delete or duplicate the row.",
+							   pipeline->event_time),
+					 errhint("Filter the query's source on $1 and $2, and derive \"%s\" from the source's event time.",
+							 pipeline->event_time)));
+	}
+
+	/* checks hold per window, also in a chunk */
+	for (i = 0; i < nwindows && executor->checks != NIL; i++)
+	{
+		Datum		window_bounds[2] = {TimestampTzGetDatum(windows[i]),
+		TimestampTzGetDatum(windows[i + 1])};
+		Datum		window_event_bounds[2] = {BoundAsEventType(executor, windows[i]),
+		BoundAsEventType(executor, windows[i + 1])};
+
+		ChecksRun(executor, windows[i], windows[i + 1], window_bounds, window_event_bounds,
+				  nwindows > 1 ? GuardRowsInserted(i) : outcome->rows_inserted);
+	}
 	TrackReplaceEnd(pipeline, start, end);
 
 	SandboxLeave(&sandbox);
@@ -244,13 +387,14 @@ ExecuteWindow(WindowExecutor *executor, TimestampTz start, TimestampTz end,
 }
 
 /*
- * ExecuteWindowGuarded replaces a window inside a subtransaction of the
- * current transaction and records its outcome (and counts it in its run)
- * in that transaction, success or failure.  The caller commits.
+ * ExecuteRangeGuarded replaces the windows bounds[0..nwindows] inside a
+ * subtransaction of the current transaction: a failure rolls back the
+ * statements, leaves the transaction usable and is described in outcome.
+ * Nothing is recorded.
  */
 bool
-ExecuteWindowGuarded(WindowExecutor *executor, int64 run_id, TimestampTz start,
-					 TimestampTz end, bool partial, WindowOutcome *outcome)
+ExecuteRangeGuarded(WindowExecutor *executor, TimestampTz *bounds, int nwindows,
+					WindowOutcome *outcome)
 {
 	MemoryContext caller_context = CurrentMemoryContext;
 	ResourceOwner caller_owner = CurrentResourceOwner;
@@ -263,12 +407,11 @@ ExecuteWindowGuarded(WindowExecutor *executor, int64 run_id, TimestampTz start,
 	MemoryContextSwitchTo(executor->window_context);
 	PG_TRY();
 	{
-		ExecuteWindow(executor, start, end, outcome);
+		ExecuteRange(executor, bounds, nwindows, outcome);
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(caller_context);
 		CurrentResourceOwner = caller_owner;
 		outcome->succeeded = true;
-		outcome->partial = partial;
 	}
 	PG_CATCH();
 	{
@@ -293,22 +436,54 @@ ExecuteWindowGuarded(WindowExecutor *executor, int64 run_id, TimestampTz start,
 
 	TimestampDifference(began, GetCurrentTimestamp(), &secs, &usecs);
 	outcome->elapsed_ms = secs * 1000.0 + usecs / 1000.0;
-
-	CatalogRecordWindow(executor->pipeline->id, run_id, start, end, outcome);
-	if (run_id > 0)
-		CatalogCountRunWindow(run_id, outcome);
 	return outcome->succeeded;
 }
 
 /*
- * MarkWindowRunning records that the window is about to be processed.  The
- * caller commits this on its own; the commit need not wait for the disk,
- * since losing the mark in a crash loses nothing: the window has not run.
+ * ExecuteWindowGuarded replaces a window inside a subtransaction of the
+ * current transaction and records its outcome (and counts it in its run)
+ * in that transaction, success or failure.  The caller commits.
+ */
+bool
+ExecuteWindowGuarded(WindowExecutor *executor, int64 run_id, TimestampTz start,
+					 TimestampTz end, bool partial, WindowOutcome *outcome)
+{
+	TimestampTz bounds[2] = {start, end};
+
+	if (ExecuteRangeGuarded(executor, bounds, 1, outcome))
+		outcome->partial = partial;
+	CatalogRecordWindow(executor->pipeline->id, run_id, start, end, outcome);
+	CountRunWindows(executor, run_id, outcome, 1);
+	return outcome->succeeded;
+}
+
+/*
+ * CountRunWindows adds windows just recorded to their run's counters in
+ * microbatch.runs, in the windows' transaction but at most once a second:
+ * the rest waits for the next window, or for the run's end, which writes
+ * the exact totals (RunFinish).
  */
 void
-MarkWindowRunning(WindowExecutor *executor, int64 run_id, TimestampTz start, TimestampTz end)
+CountRunWindows(WindowExecutor *executor, int64 run_id, WindowOutcome *outcomes, int n)
 {
-	(void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-	CatalogMarkWindowRunning(executor->pipeline->id, run_id, start, end);
+	TimestampTz now = GetCurrentTimestamp();
+	int			i;
+
+	if (run_id <= 0)
+		return;
+	for (i = 0; i < n; i++)
+	{
+		if (outcomes[i].succeeded)
+			executor->uncounted.succeeded++;
+		else
+			executor->uncounted.failed++;
+		executor->uncounted.rows_deleted += outcomes[i].rows_deleted;
+		executor->uncounted.rows_inserted += outcomes[i].rows_inserted;
+	}
+	if (!TimestampDifferenceExceeds(executor->counted_at, now, 1000))
+		return;
+	CatalogCountRunWindows(run_id, executor->uncounted.succeeded, executor->uncounted.failed,
+						   executor->uncounted.rows_deleted, executor->uncounted.rows_inserted);
+	memset(&executor->uncounted, 0, sizeof(executor->uncounted));
+	executor->counted_at = now;
 }

@@ -37,6 +37,7 @@
 #include "utils/fmgrprotos.h"
 
 #include "citus.h"
+#include "coalesce.h"
 #include "launcher.h"
 #include "run.h"
 #include "worker.h"
@@ -80,6 +81,7 @@ CreateSharedRun(Pipeline *pipeline, RunPlan *plan, int64 run_id, dsm_segment **s
 	shared->leader_pid = MyProcPid;
 	shared->run_id = run_id;
 	strlcpy(shared->pipeline_name, pipeline->name, NAMEDATALEN);
+	strlcpy(shared->coalesce_target, microbatch_coalesce_target, sizeof(shared->coalesce_target));
 	shared->run_kind = plan->kind;
 	shared->contiguous_until = plan->contiguous_until;
 	shared->nwindows = plan->nwindows;

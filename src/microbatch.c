@@ -19,6 +19,7 @@
 #include "utils/guc.h"
 #include "utils/tuplestore.h"
 
+#include "coalesce.h"
 #include "compat.h"
 #include "plan.h"
 #include "progress.h"
@@ -85,6 +86,15 @@ _PG_init(void)
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("microbatch.coalesce_target",
+							   "Size of a chunk of coalesced windows: an interval, or a number of windows.",
+							   "Pipelines with coalesce_windows replace up to this much time ('1 month') or this many windows ('500') with one DELETE and one INSERT.",
+							   &microbatch_coalesce_target,
+							   "1 month",
+							   PGC_USERSET,
+							   0,
+							   CoalesceCheckTarget, CoalesceAssignTarget, NULL);
 
 	MarkGUCPrefixReserved("microbatch");
 }

@@ -58,6 +58,8 @@ static void CheckTarget(Oid target, Oid owner);
 static Oid	CheckEventTime(Oid target, const char *event_time, const Grid *grid);
 static char *CheckQuery(const char *query, Pipeline *pipeline, List **columns);
 static bool FindParams(Node *node, ParamUse *use);
+static bool ParamsOutsideConditions(Node *node, void *context);
+static bool ReadsPartitioned(Node *node, void *context);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
 static Query *AnalyseQuery(Pipeline *pipeline);
@@ -292,6 +294,64 @@ FindParams(Node *node, ParamUse *use)
 }
 
 /*
+ * ParamsOutsideConditions tells whether $1 or $2 appear anywhere but in a
+ * WHERE or JOIN ... ON condition (of the query or of a subquery in FROM or
+ * WITH): in the select list (also inside a scalar subquery there), HAVING,
+ * LIMIT, a function in FROM.  Only a query that uses
+ * the bounds purely to filter gives over several windows the union of what
+ * it gives per window, which coalesce_windows relies on.
+ */
+static bool
+ParamsOutsideConditions(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param))
+	{
+		Param	   *param = (Param *) node;
+
+		return param->paramkind == PARAM_EXTERN && (param->paramid == 1 || param->paramid == 2);
+	}
+	/* a subquery outside a condition (a scalar one in the select list) */
+	if (IsA(node, SubLink))
+	{
+		ParamUse	use = {false, false};
+
+		(void) FindParams(node, &use);
+		return use.start || use.end;
+	}
+	if (IsA(node, FromExpr))
+		return ParamsOutsideConditions((Node *) ((FromExpr *) node)->fromlist, context);
+	if (IsA(node, JoinExpr))
+		return ParamsOutsideConditions(((JoinExpr *) node)->larg, context) ||
+			ParamsOutsideConditions(((JoinExpr *) node)->rarg, context);
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, ParamsOutsideConditions, context, 0);
+	return expression_tree_walker(node, ParamsOutsideConditions, context);
+}
+
+/*
+ * ReadsPartitioned tells whether a query reads a partitioned table
+ * anywhere: its windows then need custom plans, pruned at planning time.
+ */
+static bool
+ReadsPartitioned(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, RangeTblEntry))
+	{
+		RangeTblEntry *rte = (RangeTblEntry *) node;
+
+		return rte->rtekind == RTE_RELATION && rte->relkind == RELKIND_PARTITIONED_TABLE;
+	}
+	if (IsA(node, Query))
+		return query_tree_walker((Query *) node, ReadsPartitioned, context,
+								 QTW_EXAMINE_RTES_BEFORE);
+	return expression_tree_walker(node, ReadsPartitioned, context);
+}
+
+/*
  * AnalyseSelect parses and analyses sql, which must be one SELECT that
  * writes nothing, with $1 and $2 of param_types; errors in it point into
  * it.  "what" names the statement in errors, with a hint if given.  It
@@ -366,6 +426,15 @@ CheckQuery(const char *query, Pipeline *pipeline, List **columns)
 				 errmsg("query of pipeline \"%s\" does not reference %s",
 						pipeline->name, !use.start && !use.end ? "$1 and $2" : !use.start ? "$1" : "$2"),
 				 errhint("Select one window: filter the source with \"<event time> >= $1 AND <event time> < $2\".")));
+	pipeline->reads_partitioned = ReadsPartitioned((Node *) analysed, NULL);
+	if (pipeline->coalesce_windows &&
+		query_tree_walker(analysed, ParamsOutsideConditions, NULL, 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query of pipeline \"%s\" cannot coalesce windows: it uses $1 or $2 outside a WHERE or JOIN condition",
+						pipeline->name),
+				 errdetail("With coalesce_windows, one statement covers several windows, with $1 the first one's start and $2 the last one's end; only a query that uses them to filter rows gives the same rows as one statement per window."),
+				 errhint("Use $1 and $2 only in conditions such as \"<event time> >= $1 AND <event time> < $2\", or register without coalesce_windows.")));
 
 	*columns = NIL;
 	foreach(lc, analysed->targetList)
@@ -482,10 +551,11 @@ RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what)
 
 /*
  * mb_register(name, target, event_time, query, batch_size, begin_at,
- * lookback, end_at, time_zone, max_parallel, on_error, track) validates and
- * stores a pipeline, owned by the calling role, with the relations its query
- * reads (deps.c), and with track the sources it filters by $1/$2 (track.c).
- * Before 0.3 the function had eleven arguments.
+ * lookback, end_at, time_zone, max_parallel, on_error, track,
+ * coalesce_windows) validates and stores a pipeline, owned by the calling
+ * role, with the relations its query reads (deps.c), with track the sources
+ * it filters by $1/$2 (track.c), and with coalesce_windows its windows run
+ * in chunks (coalesce.c).  Before 0.3 the function had eleven arguments.
  */
 Datum
 microbatch_register(PG_FUNCTION_ARGS)
@@ -521,6 +591,8 @@ microbatch_register(PG_FUNCTION_ARGS)
 	p->enabled = true;
 	p->allow_reset = true;
 	p->search_path = GetConfigOptionByName("search_path", NULL, false);
+	/* the last argument since 0.3; other options may come before it */
+	p->coalesce_windows = PG_NARGS() > 12 && !PG_ARGISNULL(12) && PG_GETARG_BOOL(12);
 
 	CheckName(p->name);
 	if (CatalogReadPipeline(p->name) != NULL)
@@ -546,12 +618,14 @@ microbatch_register(PG_FUNCTION_ARGS)
 	DepsStore(p, reads);
 	if (PG_NARGS() > 11 && !PG_ARGISNULL(11) && PG_GETARG_BOOL(11))
 		TrackFromQuery(p, analysed);
+	if (p->coalesce_windows)
+		CatalogSetCoalesce(p->id, true);
 	PG_RETURN_INT64(p->id);
 }
 
 /*
  * mb_alter(name, query, lookback, end_at, max_parallel, on_error, enabled,
- * begin_at, allow_reset) changes the given options; NULL keeps an option as
+ * begin_at, allow_reset, coalesce_windows) changes the given options; NULL keeps an option as
  * it is and an end_at of 'infinity' removes the end.  The grid cannot
  * change, but begin_at can move along it (RefreshMoveBeginAt).  Before 0.3
  * the function had seven arguments.
@@ -591,6 +665,17 @@ microbatch_alter(PG_FUNCTION_ARGS)
 	}
 	if (PG_NARGS() > 8 && !PG_ARGISNULL(8))
 		p->allow_reset = PG_GETARG_BOOL(8);
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
+	{
+		bool		was = p->coalesce_windows;
+
+		p->coalesce_windows = PG_GETARG_BOOL(9);
+		/* the query, as it stands, must allow it (a new one is checked below) */
+		if (p->coalesce_windows && !was && PG_ARGISNULL(1))
+			(void) PipelineQueryColumns(p);
+		if (p->coalesce_windows != was)
+			CatalogSetCoalesce(p->id, p->coalesce_windows);
+	}
 	CheckOptions(p);
 	if (!PG_ARGISNULL(1))
 	{

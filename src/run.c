@@ -35,6 +35,7 @@
 #include "utils/tuplestore.h"
 
 #include "catalog.h"
+#include "coalesce.h"
 #include "compat.h"
 #include "deps.h"
 #include "launcher.h"
@@ -84,7 +85,8 @@ RunFinish(RunSummary *summary, int64 run_id)
 	const char *status = summary->cancelled ? "cancelled" :
 		summary->failed > 0 ? "failed" : "succeeded";
 
-	CatalogFinishRun(run_id, status, summary->skipped);
+	CatalogFinishRun(run_id, status, summary->succeeded, summary->failed, summary->skipped,
+					 summary->rows_deleted, summary->rows_inserted);
 }
 
 /*
@@ -112,7 +114,8 @@ RunReportFailure(Pipeline *pipeline, RunSummary *summary)
 
 /*
  * RunInSession processes a plan in this session, one committed transaction
- * per window, and the run's bookkeeping in transactions of their own.
+ * per window (or chunk of coalesced windows) that also records it; the
+ * run's set-up and end are transactions of their own.
  */
 static void
 RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
@@ -120,6 +123,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	WindowExecutor *executor = WindowExecutorCreate(pipeline);
 	bool		stop = false;
 	int			i;
+	int			n;
 
 	HOLD_INTERRUPTS();
 	summary->run_id = CatalogNextRunId();
@@ -127,35 +131,36 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	MicrobatchCommit();
 	RESUME_INTERRUPTS();
 
-	for (i = 0; i < plan->nwindows; i++)
+	for (i = 0; i < plan->nwindows; i += n)
 	{
-		PlannedWindow *window = &plan->windows[i];
-		WindowOutcome outcome;
+		WindowOutcome *outcomes;
+		int			ran;
+		int			k;
 
+		n = CoalesceChunkLength(pipeline, &plan->windows[i], plan->nwindows - i);
 		if (stop)
 		{
-			summary->skipped++;
+			summary->skipped += n;
 			continue;
 		}
 
-		HOLD_INTERRUPTS();
-		MarkWindowRunning(executor, summary->run_id, window->start, window->end);
-		MicrobatchCommit();
-		RESUME_INTERRUPTS();
-
 		/* a cancel that arrived meanwhile is taken in here, and recorded */
-		(void) ExecuteWindowGuarded(executor, summary->run_id, window->start, window->end,
-									window->partial, &outcome);
+		outcomes = palloc(sizeof(WindowOutcome) * n);
+		ran = CoalesceExecute(executor, summary->run_id, &plan->windows[i], n, outcomes);
 		HOLD_INTERRUPTS();
 		MicrobatchCommit();
-		SummaryCount(summary, window, &outcome);
-		ProgressWindow(pipeline, summary, window, &outcome);
+		for (k = 0; k < ran; k++)
+		{
+			SummaryCount(summary, &plan->windows[i + k], &outcomes[k]);
+			ProgressWindow(pipeline, summary, &plan->windows[i + k], &outcomes[k]);
+			if (!outcomes[k].succeeded && strcmp(outcomes[k].sqlstate, "57014") == 0)
+				summary->cancelled = stop = true;
+			else if (!outcomes[k].succeeded && !pipeline->continue_on_error)
+				stop = true;
+		}
+		summary->skipped += n - ran;
+		pfree(outcomes);
 		RESUME_INTERRUPTS();
-
-		if (!outcome.succeeded && strcmp(outcome.sqlstate, "57014") == 0)
-			summary->cancelled = stop = true;
-		else if (!outcome.succeeded && !pipeline->continue_on_error)
-			stop = true;
 	}
 
 	HOLD_INTERRUPTS();

@@ -5,9 +5,9 @@
  *
  * The leader (launcher.c) puts the plan in a DSM segment and starts up to
  * max_parallel workers.  Each worker connects to the leader's database,
- * takes the next queued window, and processes it exactly as a run in the
- * calling session would: a transaction that marks it running, then one that
- * replaces it and records its outcome (ExecuteWindowGuarded).  It publishes
+ * takes the next queued window (or chunk of windows, coalesce.c), and
+ * processes it exactly as a run in the calling session would: one
+ * transaction that replaces it and records its outcome (CoalesceExecute).  It publishes
  * the outcome in the segment and sets the leader's latch.
  *
  * The leader cannot commit, so the workers also keep the run's catalog row:
@@ -35,15 +35,18 @@
 #include "storage/proc.h"
 #include "storage/procarray.h"
 #include "tcop/tcopprot.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "coalesce.h"
 #include "executor.h"
 #include "run.h"
 #include "worker.h"
 
-static int	ClaimWindow(RunShared *shared, bool *finalize);
+static int	ClaimWindows(RunShared *shared, Pipeline *pipeline, int *n, bool *finalize);
+static bool PublishSkipped(RunShared *shared, int first, int n);
 static bool PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome,
 						   bool continue_on_error);
 static void WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan);
@@ -145,20 +148,43 @@ RunSharedRaiseError(RunShared *shared, const char *pipeline_name)
 
 /*
  * SettleAbandoned records, for a leader whose workers died, that the
- * windows they held failed and how the run ended.
+ * windows they held (claimed, never finished) failed, and how the run
+ * ended, with its exact totals.
  */
 static void
 SettleAbandoned(RunShared *shared)
 {
-	int			unclaimed;
+	Pipeline   *pipeline;
+	WindowOutcome outcome;
+	int			claimed;
+	int			abandoned = 0;
+	int			i;
 
-	SpinLockAcquire(&shared->mutex);
-	unclaimed = shared->nwindows - shared->next_window;
-	SpinLockRelease(&shared->mutex);
+	memset(&outcome, 0, sizeof(outcome));
+	strlcpy(outcome.sqlstate, "57P01", sizeof(outcome.sqlstate));
+	strlcpy(outcome.message, "interrupted: the process running this window ended before it committed",
+			sizeof(outcome.message));
 
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	CatalogSettleAbandonedRun(shared->run_id, unclaimed);
+	pipeline = CatalogReadPipeline(shared->pipeline_name);
+	SpinLockAcquire(&shared->mutex);
+	claimed = shared->next_window;
+	SpinLockRelease(&shared->mutex);
+	for (i = 0; i < claimed; i++)
+	{
+		PlannedWindow *window = &RunSharedWindows(shared)[i];
+
+		if (SharedOutcomes(shared)[i].done)
+			continue;
+		abandoned++;
+		if (pipeline != NULL)
+			CatalogRecordWindow(pipeline->id, shared->run_id, window->start, window->end,
+								&outcome);
+	}
+	CatalogFinishRun(shared->run_id, "failed", shared->succeeded, shared->failed + abandoned,
+					 shared->skipped + shared->nwindows - claimed, shared->rows_deleted,
+					 shared->rows_inserted);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }
@@ -174,30 +200,74 @@ NotifyLeader(RunShared *shared)
 }
 
 /*
- * ClaimWindow hands out the next queued window, or -1 when there is none
- * left.  After a stop it skips every queued window instead; *finalize tells
- * the caller that this accounted for the run's last window.
+ * ClaimWindows hands out the next chunk of queued windows (coalesce.c: one
+ * window unless the pipeline coalesces them) and its length, or -1 when
+ * there is none left.  After a stop it skips every queued window instead;
+ * *finalize tells the caller that this accounted for the run's last window.
+ * The chunk is measured outside the spinlock, then claimed if no other
+ * worker took its first window meanwhile.
  */
 static int
-ClaimWindow(RunShared *shared, bool *finalize)
+ClaimWindows(RunShared *shared, Pipeline *pipeline, int *n, bool *finalize)
 {
-	int			index = -1;
-
-	*finalize = false;
-	SpinLockAcquire(&shared->mutex);
-	if (shared->stop)
+	for (;;)
 	{
-		int			left = shared->nwindows - shared->next_window;
+		int			first;
+		int			length = 1;
+		int			index = -1;
 
-		shared->next_window = shared->nwindows;
-		shared->skipped += left;
-		shared->accounted += left;
-		*finalize = left > 0 && shared->accounted == shared->nwindows;
+		SpinLockAcquire(&shared->mutex);
+		first = shared->next_window;
+		SpinLockRelease(&shared->mutex);
+		if (first < shared->nwindows)
+			length = CoalesceChunkLength(pipeline, &RunSharedWindows(shared)[first],
+										 shared->nwindows - first);
+
+		*finalize = false;
+		SpinLockAcquire(&shared->mutex);
+		if (shared->stop)
+		{
+			int			left = shared->nwindows - shared->next_window;
+
+			shared->next_window = shared->nwindows;
+			shared->skipped += left;
+			shared->accounted += left;
+			*finalize = left > 0 && shared->accounted == shared->nwindows;
+		}
+		else if (shared->next_window != first)
+			index = -2;			/* taken meanwhile: measure again */
+		else if (first < shared->nwindows)
+		{
+			index = first;
+			shared->next_window += length;
+		}
+		SpinLockRelease(&shared->mutex);
+		if (index != -2)
+		{
+			*n = length;
+			return index;
+		}
 	}
-	else if (shared->next_window < shared->nwindows)
-		index = shared->next_window++;
+}
+
+/*
+ * PublishSkipped accounts for windows of a chunk skipped after a failure
+ * stopped the run, and returns whether they were the run's last.
+ */
+static bool
+PublishSkipped(RunShared *shared, int first, int n)
+{
+	bool		last;
+	int			i;
+
+	SpinLockAcquire(&shared->mutex);
+	for (i = first; i < first + n; i++)
+		SharedOutcomes(shared)[i].done = true;
+	shared->skipped += n;
+	shared->accounted += n;
+	last = shared->accounted == shared->nwindows;
 	SpinLockRelease(&shared->mutex);
-	return index;
+	return last;
 }
 
 /*
@@ -211,6 +281,7 @@ PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome, bool contin
 	SharedOutcome *slot = &SharedOutcomes(shared)[index];
 
 	SpinLockAcquire(&shared->mutex);
+	slot->done = true;
 	slot->succeeded = outcome->succeeded;
 	slot->partial = outcome->partial;
 	slot->rows_deleted = outcome->rows_deleted;
@@ -226,7 +297,11 @@ PublishOutcome(RunShared *shared, int index, WindowOutcome *outcome, bool contin
 		strlcpy(shared->messages[seq % MESSAGE_SLOTS], outcome->message, sizeof(shared->messages[0]));
 	}
 	RunSharedFinishOrder(shared)[shared->finished++] = index;
-	if (!outcome->succeeded)
+	shared->rows_deleted += outcome->rows_deleted;
+	shared->rows_inserted += outcome->rows_inserted;
+	if (outcome->succeeded)
+		shared->succeeded++;
+	else
 	{
 		shared->failed++;
 		if (!continue_on_error)
@@ -299,6 +374,9 @@ FinishRunInCatalog(RunShared *shared)
 	SpinLockAcquire(&shared->mutex);
 	summary.failed = shared->failed;
 	summary.skipped = shared->skipped;
+	summary.succeeded = shared->succeeded;
+	summary.rows_deleted = shared->rows_deleted;
+	summary.rows_inserted = shared->rows_inserted;
 	summary.cancelled = shared->cancelled;
 	SpinLockRelease(&shared->mutex);
 
@@ -326,6 +404,7 @@ MicrobatchWorkerMain(Datum main_arg)
 	RunPlan		plan;
 	bool		finalize = false;
 	int			index;
+	int			n;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -338,6 +417,8 @@ MicrobatchWorkerMain(Datum main_arg)
 	shared = dsm_segment_address(segment);
 
 	BackgroundWorkerInitializeConnectionByOid(shared->database_id, shared->user_id, 0);
+	SetConfigOption("microbatch.coalesce_target", shared->coalesce_target, PGC_USERSET,
+					PGC_S_SESSION);
 
 	if (shared->settle)
 	{
@@ -391,36 +472,35 @@ MicrobatchWorkerMain(Datum main_arg)
 	}
 	PG_END_TRY();
 
-	while ((index = ClaimWindow(shared, &finalize)) >= 0)
+	while ((index = ClaimWindows(shared, pipeline, &n, &finalize)) >= 0)
 	{
-		PlannedWindow *window = &RunSharedWindows(shared)[index];
-		WindowOutcome outcome;
+		WindowOutcome *outcomes = MemoryContextAlloc(TopMemoryContext, sizeof(WindowOutcome) * n);
+		int			ran;
+		int			i;
 
-		pgstat_report_activity(STATE_RUNNING, "microbatch window");
-
-		HOLD_INTERRUPTS();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		MarkWindowRunning(executor, shared->run_id, window->start, window->end);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		RESUME_INTERRUPTS();
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("microbatch window %s",
+										FormatWindow(pipeline, RunSharedWindows(shared)[index].start,
+													 RunSharedWindows(shared)[index + n - 1].end)));
 
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		(void) ExecuteWindowGuarded(executor, shared->run_id, window->start, window->end,
-									window->partial, &outcome);
+		ran = CoalesceExecute(executor, shared->run_id, &RunSharedWindows(shared)[index], n,
+							  outcomes);
 		HOLD_INTERRUPTS();
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		RESUME_INTERRUPTS();
 		pgstat_report_activity(STATE_IDLE, NULL);
 
-		if (PublishOutcome(shared, index, &outcome, pipeline->continue_on_error))
-		{
-			finalize = true;
+		for (i = 0; i < ran; i++)
+			finalize |= PublishOutcome(shared, index + i, &outcomes[i],
+									   pipeline->continue_on_error);
+		if (ran < n)
+			finalize |= PublishSkipped(shared, index + ran, n - ran);
+		pfree(outcomes);
+		if (finalize)
 			break;
-		}
 	}
 
 	if (finalize)

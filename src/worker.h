@@ -20,6 +20,7 @@
  */
 typedef struct SharedOutcome
 {
+	bool		done;			/* finished, or skipped inside its chunk */
 	bool		succeeded;
 	bool		partial;
 	char		sqlstate[6];
@@ -55,6 +56,7 @@ typedef struct RunShared
 	pid_t		leader_pid;
 	int64		run_id;
 	char		pipeline_name[NAMEDATALEN];
+	char		coalesce_target[64];	/* the leader's microbatch.coalesce_target */
 	int			run_kind;		/* RunKind */
 	TimestampTz contiguous_until;	/* what the plan found, for RunSetup */
 	int			nwindows;
@@ -66,6 +68,9 @@ typedef struct RunShared
 	int			finished;		/* entries in finish_order */
 	int			failed;
 	int			skipped;
+	int			succeeded;
+	int64		rows_deleted;	/* totals of the windows that finished */
+	int64		rows_inserted;
 	bool		stop;			/* start no more windows */
 	bool		cancelled;		/* the leader was cancelled or went away */
 	bool		settle;			/* the one worker left records abandoned windows */

@@ -60,7 +60,7 @@ my $first = $node->background_psql('postgres', on_error_stop => 0);
 my $first_pid = $first->query_safe('SELECT pg_backend_pid()');
 $first->query_until(qr/started/, "\\echo started\nSELECT * FROM mb_run('slow');\n");
 $node->poll_query_until('postgres',
-	"SELECT count(*) > 0 FROM microbatch.windows WHERE status = 'running'") or die;
+	"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'") or die;
 my $t0 = time;
 ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\nSELECT * FROM mb_run('slow')");
 ok(time - $t0 < 5, 'a second run fails at once');

@@ -21,8 +21,8 @@ register_daily($node, 'slow', from => ', pg_sleep(0.4)',
 sub wait_for_running
 {
 	$node->poll_query_until('postgres',
-		"SELECT count(*) > 0 FROM microbatch.windows w JOIN microbatch.pipelines p ON p.id = w.pipeline_id
-		  WHERE p.name = 'slow' AND w.status = 'running'") or die 'no window started';
+		"SELECT count(*) > 0 FROM pg_stat_activity WHERE wait_event = 'PgSleep'")
+	  or die 'no window started';
 }
 
 # start_slow_run starts $sql in a session of its own, from an empty target
@@ -104,7 +104,9 @@ finish('statement_timeout');
 # 3. kill -9 of a worker mid-window: the postmaster restarts every backend
 ($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')");
 my $running = $node->safe_psql('postgres',
-	"SELECT min(window_start) FROM microbatch.windows WHERE status = 'running'");
+	"SELECT substring(query FROM '\\[([^,]+),') FROM pg_stat_activity
+	  WHERE backend_type = 'microbatch worker' AND wait_event = 'PgSleep' LIMIT 1");
+ok($running ne '', 'the worker names the window it is processing');
 my $worker = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'microbatch worker' LIMIT 1");
 ok($worker > 0, 'found a worker to kill');
@@ -112,7 +114,7 @@ kill 'KILL', $worker;
 $node->poll_query_until('postgres', 'SELECT 1', '1') or die 'server did not come back';
 eval { $session->quit };
 # the killed window was not recorded as done, and the next run processes it
-# (its 'running' mark was committed asynchronously, so the crash may have lost it)
+# (a window in flight is never marked in the catalog: its transaction rolled back)
 is($node->safe_psql('postgres',
 	"SELECT count(*) FROM microbatch.windows WHERE window_start = '$running' AND status = 'succeeded'"),
 	'0', 'kill -9: the window that was running is not recorded as succeeded');
@@ -189,6 +191,30 @@ settled('terminated leader');
 is($node->safe_psql('postgres', "SELECT status FROM microbatch.runs ORDER BY run_id DESC LIMIT 1"),
 	'cancelled', 'terminated leader: the workers record the run as cancelled');
 finish('terminated leader');
+
+# 8. a worker terminated in the middle of a chunk of coalesced windows: every
+# window of the chunk is recorded failed, none half-done, and the next run
+# processes them again
+$node->safe_psql('postgres', "SELECT mb_alter('slow', coalesce_windows => true)");
+($session, $pid) = start_slow_run(
+	"SET microbatch.coalesce_target = '3'; SELECT * FROM mb_run('slow', 1)");
+$node->safe_psql('postgres',
+	"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'microbatch worker'");
+($out, $ret) = $session->query('SELECT 1');
+$session->quit;
+is($node->safe_psql('postgres', q{
+	SELECT r.status, r.failed, r.succeeded + r.failed + r.skipped = r.windows_total,
+	       (SELECT count(*) FROM microbatch.windows w
+	         WHERE w.run_id = r.run_id AND w.status = 'failed' AND w.sqlstate = '57P01'),
+	       (SELECT count(*) FROM microbatch.windows w WHERE w.run_id = r.run_id AND w.status = 'succeeded')
+	  FROM microbatch.runs r ORDER BY r.run_id DESC LIMIT 1}),
+	'failed|3|t|3|0', 'a terminated worker mid-chunk: the 3 windows of its chunk are recorded failed');
+is($node->safe_psql('postgres', "SELECT count(*) FROM slow"), '0',
+	'a terminated worker mid-chunk: nothing of the chunk is in the target');
+is($node->safe_psql('postgres', "SELECT count(*) FROM mb_plan('slow') WHERE reason = 'failed'"), '3',
+	'a terminated worker mid-chunk: the next run plans the chunk again');
+finish('terminated worker mid-chunk');
+settled('terminated worker mid-chunk');
 
 $node->stop;
 done_testing();
