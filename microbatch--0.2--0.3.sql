@@ -205,6 +205,16 @@ COMMENT ON FUNCTION microbatch.window_guard(timestamptz, timestamptz, timestampt
 	IS 'true if event_time is in [lo, hi); raises otherwise (used in the INSERT of every window)';
 GRANT EXECUTE ON FUNCTION microbatch.window_guard(timestamptz, timestamptz, timestamptz) TO PUBLIC;
 
+-- the guard on a Citus cluster: the same test, immutable, so that Citus runs
+-- it on the worker nodes, next to the rows (guard.c, citus.c)
+CREATE FUNCTION microbatch.window_check(event_time timestamptz, lo timestamptz, hi timestamptz)
+RETURNS bool
+AS 'MODULE_PATHNAME', 'microbatch_window_check'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION microbatch.window_check(timestamptz, timestamptz, timestamptz)
+	IS 'true if event_time is in [lo, hi); raises otherwise (the guard of windows on Citus)';
+GRANT EXECUTE ON FUNCTION microbatch.window_check(timestamptz, timestamptz, timestamptz) TO PUBLIC;
+
 -- counts a row a coalesced chunk's DELETE removes into its window (guard.c)
 CREATE FUNCTION microbatch.window_deleted(event_time timestamptz)
 RETURNS bool

@@ -60,6 +60,7 @@ DELETE FROM clicks WHERE at = '2024-01-09 05:00' AND n = 100;
 COPY clicks FROM stdin;
 2024-01-07 10:00:00+00	5
 \.
+-- (MERGE came with PostgreSQL 15: tracking_1.out is this file's output before it)
 MERGE INTO clicks c USING (VALUES ('2024-01-04 03:00'::timestamptz, 7)) v(at, n) ON c.at = v.at
   WHEN MATCHED THEN UPDATE SET n = c.n + v.n;
 SELECT * FROM mb_plan('clicks_daily');

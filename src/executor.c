@@ -105,18 +105,19 @@ WindowExecutorCreate(Pipeline *pipeline)
 	executor->delete_count_sql = psprintf("%s AND microbatch.window_deleted(%s::pg_catalog.timestamptz)",
 										  sql.data, event_time);
 	/*
-	 * On a Citus cluster the query runs on its nodes: the guard would pull
-	 * the rows to this one, a chunk's per-window counts (kept in this
-	 * backend) would miss them, and Citus needs custom plans.  There the
-	 * INSERT counts its rows through the CTE, windows are not coalesced and
-	 * the plan cache keeps its choice.
+	 * On a Citus cluster the query runs on its nodes: the guard there is
+	 * window_check, the same test declared immutable, so that Citus pushes
+	 * the INSERT ... SELECT down and the rows are checked where they are; a
+	 * chunk's per-window counts (kept in this backend) would miss them, so
+	 * windows are not coalesced; and Citus needs custom plans, so the plan
+	 * cache keeps its choice (citus.c forces custom plans).
 	 */
 	executor->on_citus = CitusActive();
 	executor->delete_generic = !executor->on_citus &&
 		get_rel_relkind(pipeline->target) != RELKIND_PARTITIONED_TABLE;
 
-	executor->guarded = CatalogHasGuard() && !executor->on_citus;
-	if (!executor->guarded)
+	executor->guarded = CatalogHasGuard();
+	if (!executor->guarded || executor->on_citus)
 		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "%sINSERT INTO %s AS mb_target (",
@@ -127,8 +128,9 @@ WindowExecutorCreate(Pipeline *pipeline)
 	/* newlines keep a trailing "--" comment in the query from eating the rest */
 	if (executor->guarded)
 		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q "
-						 "WHERE microbatch.window_guard(mb_q.%s::%s%s, $1, $2)",
-						 pipeline->query, event_time, EventTypeName(executor->event_time_type),
+						 "WHERE microbatch.%s(mb_q.%s::%s%s, $1, $2)",
+						 pipeline->query, executor->on_citus ? "window_check" : "window_guard",
+						 event_time, EventTypeName(executor->event_time_type),
 						 executor->event_time_type == TIMESTAMPTZOID ? "" : "::pg_catalog.timestamptz");
 	else
 		appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "

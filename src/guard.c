@@ -60,6 +60,7 @@ static GuardState guard;
 static int	GuardWindowOf(TimestampTz t);
 
 PG_FUNCTION_INFO_V1(microbatch_window_guard);
+PG_FUNCTION_INFO_V1(microbatch_window_check);
 PG_FUNCTION_INFO_V1(microbatch_window_deleted);
 
 /*
@@ -194,6 +195,19 @@ microbatch_window_guard(PG_FUNCTION_ARGS)
 	if (window >= 0)
 		guard.inserted[window]++;
 	PG_RETURN_BOOL(true);
+}
+
+/*
+ * microbatch.window_check(event_time, lo, hi) is the guard for a Citus
+ * cluster: the same test, declared IMMUTABLE so that Citus pushes the
+ * window's INSERT ... SELECT down to the worker nodes and the guard runs
+ * there, next to the rows, instead of pulling every row to the coordinator
+ * (citus.c).  Windows are not coalesced on Citus, so it never counts.
+ */
+Datum
+microbatch_window_check(PG_FUNCTION_ARGS)
+{
+	return microbatch_window_guard(fcinfo);
 }
 
 /*

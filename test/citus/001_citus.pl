@@ -155,6 +155,37 @@ is(on_coordinator(q{
 	  FROM microbatch.windows w JOIN microbatch.pipelines p ON p.id = w.pipeline_id
 	 WHERE p.name = 'slow'}), 't', 'and ran at the same time');
 
+my ($ret, $out, $err);
+
+# the out-of-window check runs where the rows are: a 1:1 window's INSERT ...
+# SELECT goes down to the shards with its guard, and no row comes back
+on_coordinator(q{
+CREATE TABLE copied (client int NOT NULL, created_at timestamptz, amount numeric);
+SELECT create_distributed_table('copied', 'client', colocate_with => 'events');
+SELECT mb_register('copied', 'copied', 'created_at',
+  $$SELECT client, created_at, amount FROM events WHERE created_at >= $1 AND created_at < $2$$,
+  'day', '2024-03-09 00:00-05', end_at => '2024-03-11 00:00-04', time_zone => 'America/New_York');
+SELECT mb_register('shifted', 'copied', 'created_at',
+  $$SELECT client, created_at + interval '1 day' AS created_at, amount FROM events
+     WHERE created_at >= $1 AND created_at < $2$$,
+  'day', '2024-03-09 00:00-05', end_at => '2024-03-11 00:00-04', time_zone => 'America/New_York');
+});
+($ret, $out, $err) = $coordinator->psql('postgres', q{
+SET citus.log_remote_commands = on;
+SELECT rows_inserted FROM mb_run_window('copied', '2024-03-09 00:00-05');
+});
+is($out, on_coordinator(q{SELECT count(*) FROM events
+                          WHERE created_at >= '2024-03-09 00:00-05' AND created_at < '2024-03-10 00:00-05'}),
+	'a 1:1 window on Citus copies its day');
+like($err, qr/issuing INSERT INTO \S*copied_\d+ .*microbatch\.window_check/,
+	'its INSERT ... SELECT runs on the shards, with the guard');
+unlike($err, qr/RETURNING/, 'and sends no row back to the coordinator');
+($ret, $out, $err) = $coordinator->psql('postgres',
+	"SELECT * FROM mb_run_window('shifted', '2024-03-10 00:00-05')");
+like($err, qr/event time .* is outside/, 'a row outside its window is caught on the shards');
+is(on_coordinator("SELECT count(*) FROM copied WHERE created_at >= '2024-03-10 00:00-05'"), '0',
+	'and nothing of the window is written');
+
 # a failing shard keeps the window's old rows
 my $before = on_coordinator("SELECT sum(n) FROM by_client WHERE day = '2024-03-10 05:00+00'");
 my $broken = $workers[0]->safe_psql('postgres', q{
@@ -170,7 +201,7 @@ END $$;
 SELECT count(*) FROM pg_constraint WHERE conname = 'no_rows';
 });
 ok($broken > 0, 'the shards of the target on one worker refuse new rows');
-my ($ret, $out, $err) = $coordinator->psql('postgres',
+($ret, $out, $err) = $coordinator->psql('postgres',
 	"CALL mb_backfill('by_client', '2024-03-10 05:00+00', '2024-03-11 04:00+00')");
 like($err, qr/pipeline "by_client": 1 of 1 windows failed/, 'a window failing on one shard fails');
 is(on_coordinator("SELECT sum(n) FROM by_client WHERE day = '2024-03-10 05:00+00'"), $before,
