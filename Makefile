@@ -45,6 +45,10 @@ ifdef WERROR
 PG_CFLAGS += -Werror
 endif
 
+# PGXS does not track headers: rebuild everything when one changes, or a
+# stale object would read a changed struct at its old offsets
+$(OBJS): $(wildcard src/*.h)
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

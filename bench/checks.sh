@@ -15,40 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEAT=${REPEAT:-7}
-PG_BIN=/usr/lib/postgresql/15/bin
 DIR=/tmp/microbatch-bench-checks
 PORT=${PORT:-5488}
+source bench/common.sh
+start_cluster
 
-bash test/setup-debian.sh >/dev/null
-
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-psql_bench() {
-	as_pg "$PG_BIN/psql" -X -q -h /tmp -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
-}
-
-as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null 2>&1 || true
-rm -rf "$DIR"
-as_pg mkdir -p "$DIR"
-as_pg "$PG_BIN/initdb" -D "$DIR" -A trust -U postgres >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -o "-p $PORT -k /tmp \
-	-c max_worker_processes=16 -c timezone=UTC -c shared_buffers=1GB -c max_wal_size=4GB \
-	-c microbatch.progress=off" start >/dev/null
-trap 'as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null; rm -rf "$DIR"' EXIT
-
-# ms runs a command and prints how many milliseconds it took
-ms() {
-	local start end
-	start=$(date +%s%N)
-	"$@" >/dev/null
-	end=$(date +%s%N)
-	echo $(((end - start) / 1000000))
-}
-# median of the numbers on stdin
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.2f%%", (a - b) * 100 / b }'; }
 
 echo "== generating data"

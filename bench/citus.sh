@@ -15,32 +15,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEAT=${REPEAT:-3}
-PG_BIN=/usr/lib/postgresql/15/bin
 DIR=/tmp/microbatch-citus-bench
 PORT=${PORT:-5491}
 
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
+source bench/common.sh
 sql() {
 	as_pg "$PG_BIN/psql" -X -q -At -h "$DIR" -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
 }
-# ms prints how many milliseconds its SQL took in the server
-ms() {
+# server_ms prints how many milliseconds its SQL took in the server
+server_ms() {
 	sql -c "DO \$\$ DECLARE t timestamptz := clock_timestamp(); BEGIN $1; RAISE NOTICE 'ms %', extract(epoch FROM clock_timestamp() - t) * 1000; END \$\$" 2>&1 |
 		sed -n 's/.*ms \([0-9.]*\).*/\1/p'
 }
 # ms_call times a CALL (procedures that commit cannot run inside DO)
-ms_call() {
-	local start end
-	start=$(date +%s%N)
-	sql -c "SET microbatch.progress = off" -c "$1" >/dev/null
-	end=$(date +%s%N)
-	echo $(((end - start) / 1000000))
-}
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+ms_call() { ms sql -c "SET microbatch.progress = off" -c "$1"; }
 
 bash test/citus-cluster.sh stop "$DIR" >/dev/null 2>&1 || true
 bash test/citus-cluster.sh start "$DIR" "$PORT" >/dev/null
@@ -87,9 +75,9 @@ for ((i = 0; i < REPEAT; i++)); do
 		t[tenmin_$kind]+="$(ms_call "CALL mb_backfill('tenmin_$kind', '2024-01-01', '2024-01-02 09:20', 1)") "
 	done
 	sql -c "SELECT mb_reset('daily_dist')" >/dev/null
-	t[par1]+="$(ms "PERFORM * FROM mb_run('daily_dist', 1)") "
+	t[par1]+="$(server_ms "PERFORM * FROM mb_run('daily_dist', 1)") "
 	sql -c "SELECT mb_reset('daily_dist')" >/dev/null
-	t[par2]+="$(ms "PERFORM * FROM mb_run('daily_dist', 2)") "
+	t[par2]+="$(server_ms "PERFORM * FROM mb_run('daily_dist', 2)") "
 done
 med() { echo "${t[$1]}" | tr ' ' '\n' | grep . | median; }
 equal=$(sql -c "SELECT (SELECT count(*) FROM (TABLE daily_dist EXCEPT ALL TABLE daily_local) a) = 0

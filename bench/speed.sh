@@ -17,38 +17,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 REPEAT=${REPEAT:-3}
 BIG=${BIG:-3000000}
-PG_BIN=/usr/lib/postgresql/15/bin
+EXTRA_SETTINGS="-c max_wal_size=8GB -c checkpoint_timeout=1h"
 DIR=/tmp/microbatch-speed
 PORT=${PORT:-5488}
-
-bash test/setup-debian.sh >/dev/null
-
-as_pg() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-psql_b() {
-	as_pg env PGOPTIONS="${PGOPTS:-}" "$PG_BIN/psql" -X -q -h /tmp -p "$PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
-}
-
-as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null 2>&1 || true
-rm -rf "$DIR"
-as_pg mkdir -p "$DIR"
-as_pg "$PG_BIN/initdb" -D "$DIR" -A trust -U postgres >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -o "-p $PORT -k /tmp \
-	-c max_worker_processes=16 -c timezone=UTC -c shared_buffers=1GB -c max_wal_size=8GB \
-	-c checkpoint_timeout=1h -c microbatch.progress=off" start >/dev/null
-trap 'as_pg "$PG_BIN/pg_ctl" -D "$DIR" stop -m fast >/dev/null; rm -rf "$DIR"' EXIT
+source bench/common.sh
+start_cluster
 
 # timed PSQL_ARGS... prints the milliseconds psql's \timing reports for the
 # statements (summed): the server's time, without starting psql or connecting
 timed() {
-	psql_b -c '\timing on' "$@" | awk '/^Time:/ { s += $2 } END { printf "%.1f\n", s }'
+	psql_bench -c '\timing on' "$@" | awk '/^Time:/ { s += $2 } END { printf "%.1f\n", s }'
 }
-median() {
-	sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-lsn() { psql_b -At -c "SELECT pg_current_wal_lsn()"; }
-wal_since() { psql_b -At -c "SELECT pg_current_wal_lsn() - '$1'::pg_lsn"; }
+lsn() { psql_bench -At -c "SELECT pg_current_wal_lsn()"; }
+wal_since() { psql_bench -At -c "SELECT pg_current_wal_lsn() - '$1'::pg_lsn"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 per() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", a * 1000 / b }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -60,7 +41,7 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 versus() {
 	local name=$1 a=$2 b=$3 i start
 	: >"$DIR/$name.a"; : >"$DIR/$name.b"; : >"$DIR/$name.aw"; : >"$DIR/$name.bw"
-	eval "psql_b $a" >/dev/null; eval "psql_b $b" >/dev/null
+	eval "psql_bench $a" >/dev/null; eval "psql_bench $b" >/dev/null
 	for ((i = 0; i < REPEAT; i++)); do
 		for side in $([ $((i % 2)) -eq 0 ] && echo a b || echo b a); do
 			local cmd=$a
@@ -76,8 +57,8 @@ versus() {
 }
 
 echo "== generating data (load $(load))"
-psql_b -f bench/speed.sql >/dev/null
-have_incremental=$(psql_b -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_incremental'")
+psql_bench -f bench/speed.sql >/dev/null
+have_incremental=$(psql_bench -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'pg_incremental'")
 START_LOAD=$(load)
 
 # 1. cost per window, one window at a time: 1,000 ten-minute windows of the
@@ -87,7 +68,7 @@ N=1000
 END="'2024-01-01'::timestamptz + $N * interval '10 minutes'"
 N1=2000
 END1="'2024-01-01'::timestamptz + $N1 * interval '10 minutes'"
-psql_b -At -c "SELECT format(E'BEGIN;\\nDELETE FROM hand_tenmin1 WHERE bucket >= %L AND bucket < %L;\\nINSERT INTO hand_tenmin1 SELECT date_bin(''10 minutes'', created_at, ''2024-01-01''), client, count(*), sum(amount) FROM ev WHERE created_at >= %L AND created_at < %L GROUP BY 1, 2;\\nCOMMIT;', w, w + interval '10 minutes', w, w + interval '10 minutes')
+psql_bench -At -c "SELECT format(E'BEGIN;\\nDELETE FROM hand_tenmin1 WHERE bucket >= %L AND bucket < %L;\\nINSERT INTO hand_tenmin1 SELECT date_bin(''10 minutes'', created_at, ''2024-01-01''), client, count(*), sum(amount) FROM ev WHERE created_at >= %L AND created_at < %L GROUP BY 1, 2;\\nCOMMIT;', w, w + interval '10 minutes', w, w + interval '10 minutes')
 	FROM generate_series('2024-01-01'::timestamptz, $END - interval '10 minutes', interval '10 minutes') w" >"$DIR/tenmin1.sql"
 chmod 644 "$DIR/tenmin1.sql"
 echo "== 1. $N ten-minute windows one at a time, and $N1 one-row windows; synchronous_commit on and off"
@@ -141,7 +122,7 @@ FC=($(median <"$DIR/fc.a") $(median <"$DIR/fc.b"))
 
 # 6. big windows: BIG events in 30 daily windows, one at a time, vs the loop
 echo "== 6. $BIG events in 30 daily windows (load $(load))"
-psql_b >/dev/null <<SQL
+psql_bench >/dev/null <<SQL
 CREATE TABLE ev_big (created_at timestamptz NOT NULL, client int NOT NULL, amount numeric NOT NULL);
 INSERT INTO ev_big SELECT '2024-01-01'::timestamptz + (i / $BIG.0) * interval '30 days', i % 50, (i % 1000) / 10.0
   FROM generate_series(0, $BIG - 1) i;
@@ -163,13 +144,13 @@ versus big "-c \"CALL mb_backfill('big', '2024-01-01', '2024-01-31', 1)\"" \
 	"-c \"CALL loop_big('2024-01-01', '2024-01-31')\""
 BIGR=($A_MS $B_MS)
 
-same=$(psql_b -At -c "SELECT (SELECT count(*) FROM ((TABLE mb_tenmin EXCEPT ALL TABLE hand_tenmin) UNION ALL (TABLE hand_tenmin EXCEPT ALL TABLE mb_tenmin)) d)
+same=$(psql_bench -At -c "SELECT (SELECT count(*) FROM ((TABLE mb_tenmin EXCEPT ALL TABLE hand_tenmin) UNION ALL (TABLE hand_tenmin EXCEPT ALL TABLE mb_tenmin)) d)
 	+ (SELECT count(*) FROM ((TABLE mb_daily EXCEPT ALL TABLE hand_daily) UNION ALL (TABLE hand_daily EXCEPT ALL TABLE mb_daily)) d)
 	+ (SELECT count(*) FROM ((TABLE mb_big EXCEPT ALL TABLE hand_big) UNION ALL (TABLE hand_big EXCEPT ALL TABLE mb_big)) d) = 0")
-hot=$(psql_b -At -c "SELECT n_tup_upd || ' updates, ' || n_tup_hot_upd || ' HOT' FROM pg_stat_user_tables WHERE relid = 'microbatch.windows'::regclass")
+hot=$(psql_bench -At -c "SELECT n_tup_upd || ' updates, ' || n_tup_hot_upd || ' HOT' FROM pg_stat_user_tables WHERE relid = 'microbatch.windows'::regclass")
 
 echo
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(psql_b -At -c 'SHOW server_version')"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(psql_bench -At -c 'SHOW server_version')"
 echo "command: bash bench/speed.sh (REPEAT=$REPEAT, BIG=$BIG; medians; load at start $START_LOAD, at end $(load))"
 echo "pg_incremental: $([ "$have_incremental" = 1 ] && echo installed || echo 'not installed: skipped')"
 echo "results equal to the hand-written peers: $same; state rows: $hot"
