@@ -20,6 +20,7 @@ OBJS = \
 	src/lifecycle.o \
 	src/worker.o \
 	src/cron.o \
+	src/cron_call.o \
 	src/sandbox.o \
 	src/citus.o \
 	src/track.o \
