@@ -51,6 +51,7 @@ typedef struct LeaderState
 	int			nworkers;
 	BackgroundWorkerHandle **handles;
 	bool		on_citus;		/* locks may be held on other nodes too */
+	int			polls;			/* deadlock checks so far */
 } LeaderState;
 
 static RunShared *CreateSharedRun(Pipeline *pipeline, RunPlan *plan, int64 run_id,
@@ -173,6 +174,9 @@ ReportSelfDeadlock(Pipeline *pipeline, pid_t worker_pid)
 static void
 CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline)
 {
+	/* Citus's wait graph asks every node: once a second is soon enough */
+	bool		ask_citus = leader->on_citus &&
+		leader->polls++ % (1000 / LEADER_POLL_MS) == 0;
 	int			i;
 
 	for (i = 0; i < leader->nworkers; i++)
@@ -185,7 +189,7 @@ CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline)
 
 		if (GetBackgroundWorkerPid(leader->handles[i], &pid) != BGWH_STARTED)
 			continue;
-		if (leader->on_citus && CitusWaitsForUs(pid))
+		if (ask_citus && CitusWaitsForUs(pid))
 			ReportSelfDeadlock(pipeline, pid);
 		blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
 														  Int32GetDatum(pid)));
