@@ -26,7 +26,8 @@ OBJS = \
 	src/track.o \
 	src/deps.o \
 	src/guard.o \
-	src/coalesce.o
+	src/coalesce.o \
+	src/horizon.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
@@ -34,7 +35,7 @@ PGFILEDESC = "microbatch - incremental time-window pipelines"
 
 REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
-ISOLATION = backfill_twice backfill_vs_insert track_vs_window
+ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

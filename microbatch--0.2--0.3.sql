@@ -114,6 +114,10 @@ CREATE TABLE microbatch.sources (
 	pipeline_id		bigint NOT NULL REFERENCES microbatch.pipelines (id) ON DELETE CASCADE,
 	source			regclass NOT NULL,
 	event_time		text NOT NULL,
+	-- changes at event times before it are captured: the end of the last
+	-- window processed in full, raised by runs before they go past it
+	-- (horizon.c); infinity until the pipeline's next run sets it
+	horizon			timestamptz NOT NULL DEFAULT 'infinity',
 	PRIMARY KEY (pipeline_id, source)
 );
 CREATE INDEX sources_source_idx ON microbatch.sources (source);
@@ -151,6 +155,17 @@ AS 'MODULE_PATHNAME', 'microbatch_track_changes'
 LANGUAGE C;
 COMMENT ON FUNCTION microbatch.track_changes()
 	IS 'trigger of tracked sources: marks the processed windows their changes fall into stale';
+
+-- the WHEN condition of the tracking triggers: whether a change at this
+-- event time may fall into a window processed in full.  It runs as the
+-- writer, once per changed row, and only says yes or no.
+CREATE FUNCTION microbatch.needs_mark(source regclass, event_time anyelement)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'microbatch_needs_mark'
+LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION microbatch.needs_mark(regclass, anyelement)
+	IS 'whether a change to a tracked source at this event time needs a stale mark';
+GRANT EXECUTE ON FUNCTION microbatch.needs_mark(regclass, anyelement) TO PUBLIC;
 
 CREATE FUNCTION mb_track(name text, source regclass, event_time text)
 RETURNS void

@@ -100,6 +100,66 @@ SELECT count(*) AS sources FROM microbatch.sources s JOIN microbatch.pipelines p
 SELECT mb_drop('clicks_by_view');
 DROP TABLE clicks_by_view;
 
+-- new events come after the horizon (the end of the last window processed
+-- in full): unlike the late rows above, they write no mark
+SELECT horizon FROM microbatch.sources WHERE source = 'clicks'::regclass;
+RESET ROLE;
+SET ROLE mb_writer;
+INSERT INTO clicks VALUES ('2024-01-11 00:00', 1), ('2024-02-01', 1);
+SELECT microbatch.needs_mark('clicks', '2024-01-10 23:59'::timestamptz) AS late,
+       microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new;
+RESET ROLE;
+-- a role with no privilege on the source learns nothing from the test
+CREATE ROLE mb_nobody;
+SET ROLE mb_nobody;
+SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_as_seen_by_nobody;
+RESET ROLE;
+DROP ROLE mb_nobody;
+SET ROLE mb_tracker;
+SELECT count(*) AS marks FROM microbatch.stale;
+DELETE FROM clicks WHERE at >= '2024-01-11';
+
+-- two pipelines track one source by different columns (one of type date,
+-- compared in its pipeline's zone): the triggers test both
+CREATE TABLE visits (at timestamptz, day date, n int);
+INSERT INTO visits SELECT '2024-01-01'::timestamptz + i * interval '1 hour', '2024-01-01'::date + i / 24, 1
+  FROM generate_series(0, 95) i;
+CREATE TABLE visits_by_at (day timestamptz, n bigint);
+CREATE TABLE visits_by_day (day date, n bigint);
+SELECT mb_register('visits_by_at', 'visits_by_at', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(n)::bigint AS n FROM visits
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-03', track => true) > 0 AS registered;
+SELECT mb_register('visits_by_day', 'visits_by_day', 'day',
+       $$SELECT day, sum(n)::bigint AS n FROM visits WHERE day >= $1 AND day < $2 GROUP BY 1$$,
+       'day', '2024-01-01 00:00+01', lookback => 0, end_at => '2024-01-03 00:00+01',
+       time_zone => 'Europe/Paris', track => true) > 0 AS registered;
+SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'visits'::regclass AND tgname = 'microbatch_track_update';
+SELECT windows FROM mb_run('visits_by_at');
+SELECT windows FROM mb_run('visits_by_day');
+SELECT p.name, s.horizon FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ WHERE s.source = 'visits'::regclass ORDER BY 1;
+SELECT microbatch.needs_mark('visits', '2024-01-02'::date) AS late_day,
+       microbatch.needs_mark('visits', '2024-01-03'::date) AS new_day;
+-- mb_untrack of one leaves the other's column
+SELECT mb_untrack('visits_by_day', 'visits');
+SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'visits'::regclass AND tgname = 'microbatch_track_update';
+
+-- mb_run_window past the horizon raises it under a SHARE lock on the
+-- source (its writers cannot have missed the raise); under REPEATABLE READ
+-- its snapshot may predate writers the lock waited for, so the window is
+-- left stale as well
+SELECT mb_alter('visits_by_at', end_at => '2024-01-05');
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM mb_run_window('visits_by_at', '2024-01-03');
+SELECT mode FROM pg_locks WHERE relation = 'visits'::regclass AND pid = pg_backend_pid() AND mode = 'ShareLock';
+COMMIT;
+SELECT horizon FROM microbatch.sources WHERE source = 'visits'::regclass;
+SELECT * FROM mb_plan('visits_by_at');
+SELECT mb_drop('visits_by_at');
+SELECT mb_drop('visits_by_day');
+DROP TABLE visits, visits_by_at, visits_by_day;
+
 -- bad input: each refused, nothing written
 SELECT mb_track('no_such', 'clicks', 'at');
 SELECT mb_track('clicks_daily', NULL, 'at');

@@ -1233,7 +1233,9 @@ CatalogDeleteSourcesOfDroppedTables(void)
 
 /*
  * CatalogReadTrackers lists every tracked source with what its trigger
- * needs to find the windows a change falls into.
+ * needs, in the caller's context.  It reads with the latest snapshot, not
+ * the transaction's: a writer under REPEATABLE READ that locks a source
+ * after a run raised its horizon must capture by the new one (horizon.c).
  */
 List *
 CatalogReadTrackers(MemoryContext context)
@@ -1241,13 +1243,24 @@ CatalogReadTrackers(MemoryContext context)
 	CatalogSession session;
 	List	   *trackers = NIL;
 	MemoryContext spi_context;
+	SPIPlanPtr	plan;
+	int			rc;
 	uint64		i;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT s.pipeline_id, s.source::pg_catalog.oid, s.event_time, "
-					   "       p.batch_size, p.time_zone, p.target::pg_catalog.oid, p.event_time "
+	plan = SPI_prepare("SELECT s.pipeline_id, s.source::pg_catalog.oid, s.event_time, "
+					   "       p.batch_size, p.time_zone, p.target::pg_catalog.oid, p.event_time, "
+					   "       s.horizon "
 					   "FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id",
-					   0, NULL, NULL, NULL, SPI_OK_SELECT);
+					   0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the read of microbatch.sources: %s",
+			 SPI_result_code_string(SPI_result));
+	/* not read-only: this transaction's own changes to it must be seen */
+	rc = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							  false, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading microbatch.sources failed: %s", SPI_result_code_string(rc));
 	spi_context = MemoryContextSwitchTo(context);
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -1263,11 +1276,89 @@ CatalogReadTrackers(MemoryContext context)
 		tracker->time_zone = GetText(tuple, desc, 5);
 		tracker->target = DatumGetObjectId(GetDatum(tuple, desc, 6, &isnull));
 		tracker->target_event_time = GetText(tuple, desc, 7);
+		tracker->horizon = DatumGetTimestampTz(GetDatum(tuple, desc, 8, &isnull));
 		trackers = lappend(trackers, tracker);
 	}
 	MemoryContextSwitchTo(spi_context);
 	CatalogEnd(&session);
 	return trackers;
+}
+
+/*
+ * CatalogSourceHorizons lists the sources a pipeline tracks and the
+ * horizon of each, in the caller's context.
+ */
+List *
+CatalogSourceHorizons(int64 pipeline_id, MemoryContext context)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+	List	   *sources = NIL;
+	uint64		i;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT source::pg_catalog.oid, horizon FROM microbatch.sources "
+					   "WHERE pipeline_id = $1",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		MemoryContext spi_context = MemoryContextSwitchTo(context);
+		CatalogTracker *tracker = palloc0(sizeof(CatalogTracker));
+		bool		isnull;
+
+		tracker->pipeline_id = pipeline_id;
+		tracker->source = DatumGetObjectId(GetDatum(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1, &isnull));
+		tracker->horizon = DatumGetTimestampTz(GetDatum(SPI_tuptable->vals[i],
+														SPI_tuptable->tupdesc, 2, &isnull));
+		sources = lappend(sources, tracker);
+		MemoryContextSwitchTo(spi_context);
+	}
+	CatalogEnd(&session);
+	return sources;
+}
+
+/* CatalogSetHorizon moves the horizon of every source a pipeline tracks. */
+void
+CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(horizon)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.sources SET horizon = $2 "
+					   "WHERE pipeline_id = $1 AND horizon OPERATOR(pg_catalog.<>) $2",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogProcessedInFull finds the end of the last window of a pipeline
+ * whose state says it was processed in full (any status but partial:
+ * a failed window may still have rows of an earlier success).
+ */
+bool
+CatalogProcessedInFull(int64 pipeline_id, TimestampTz *end)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+	bool		found;
+	bool		isnull;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT window_end FROM microbatch.windows "
+					   "WHERE pipeline_id = $1 AND status OPERATOR(pg_catalog.<>) 'partial' "
+					   "ORDER BY window_start DESC LIMIT 1",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	found = SPI_processed > 0;
+	if (found)
+		*end = DatumGetTimestampTz(GetDatum(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											&isnull));
+	CatalogEnd(&session);
+	return found;
 }
 
 /* CatalogSetReads stores the relations a pipeline's query reads. */

@@ -55,6 +55,7 @@ typedef struct CatalogTracker
 	char	   *time_zone;
 	Oid			target;
 	char	   *target_event_time;
+	TimestampTz horizon;		/* changes before it are captured (horizon.c) */
 } CatalogTracker;
 
 /* a pipeline in the dependency graph (deps.c) */
@@ -126,6 +127,9 @@ extern void CatalogInsertSource(int64 pipeline_id, Oid source, const char *event
 extern bool CatalogDeleteSources(int64 pipeline_id, Oid source);
 extern void CatalogDeleteSourcesOfDroppedTables(void);
 extern List *CatalogReadTrackers(MemoryContext context);
+extern List *CatalogSourceHorizons(int64 pipeline_id, MemoryContext context);
+extern void CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon);
+extern bool CatalogProcessedInFull(int64 pipeline_id, TimestampTz *end);
 extern void CatalogSetReads(int64 pipeline_id, List *relids);
 extern List *CatalogReadGraph(MemoryContext context);
 

@@ -70,4 +70,20 @@ extern void MicrobatchInitMaterializedSRF(FunctionCallInfo fcinfo);
 	index_insert((index), (keys), (nulls), (tid), (heap), (check), false, (info))
 #endif
 
+/* 17 gave pg_locks' entries a whole virtual transaction id */
+#include "storage/lock.h"
+#if PG_VERSION_NUM >= 170000
+#define LockInstanceVxid(instance) ((instance)->vxid)
+#else
+static inline VirtualTransactionId
+LockInstanceVxid(const LockInstanceData *instance)
+{
+	VirtualTransactionId vxid;
+
+	vxid.backendId = instance->backend;
+	vxid.localTransactionId = instance->lxid;
+	return vxid;
+}
+#endif
+
 #endif							/* MICROBATCH_COMPAT_H */

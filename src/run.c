@@ -38,6 +38,7 @@
 #include "coalesce.h"
 #include "compat.h"
 #include "deps.h"
+#include "horizon.h"
 #include "launcher.h"
 #include "run.h"
 #include "runlock.h"
@@ -61,12 +62,16 @@ PG_FUNCTION_INFO_V1(microbatch_run_window);
 
 /*
  * RunSetup records the start of a run: it settles what dead earlier runs
- * (of this pipeline or any other that is not running) left marked running, inserts the run's row and remembers how far the
- * pipeline's state rows are known to be contiguous.  The caller holds the
- * run lock and commits.
+ * (of this pipeline or any other that is not running) left marked running,
+ * inserts the run's row, remembers how far the pipeline's state rows are
+ * known to be contiguous, and moves the horizons of its tracked sources
+ * to the windows it is about to process in full.  The caller holds the
+ * run lock, commits, and then waits for the writers of the sources whose
+ * horizon was raised (returned in context) before any window runs.
  */
-void
-RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid)
+List *
+RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
+		 MemoryContext context)
 {
 	CatalogSettleDeadRuns(pipeline->id);
 	CatalogInsertRun(run_id, pipeline->id, RunKindName(plan->kind), plan->nwindows,
@@ -76,6 +81,7 @@ RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid)
 		CatalogAdvanceContiguous(pipeline->id, plan->contiguous_until);
 		TrackPrune(pipeline);
 	}
+	return HorizonAdvance(pipeline, plan->windows, plan->nwindows, context);
 }
 
 /* RunFinish records how a run ended. */
@@ -121,15 +127,17 @@ static void
 RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 {
 	WindowExecutor *executor = WindowExecutorCreate(pipeline);
+	List	   *raised;
 	bool		stop = false;
 	int			i;
 	int			n;
 
 	HOLD_INTERRUPTS();
 	summary->run_id = CatalogNextRunId();
-	RunSetup(pipeline, plan, summary->run_id, MyProcPid);
+	raised = RunSetup(pipeline, plan, summary->run_id, MyProcPid, CurrentMemoryContext);
 	MicrobatchCommit();
 	RESUME_INTERRUPTS();
+	HorizonWaitForWriters(raised);
 
 	for (i = 0; i < plan->nwindows; i += n)
 	{
@@ -550,6 +558,8 @@ microbatch_run_window(PG_FUNCTION_ARGS)
 	TimestampTz limit;
 	WindowExecutor *executor;
 	WindowOutcome outcome;
+	PlannedWindow window;
+	bool		leave_stale;
 	TimestampTz began = GetCurrentTimestamp();
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
@@ -580,6 +590,10 @@ microbatch_run_window(PG_FUNCTION_ARGS)
 
 	RunLockAcquire(pipeline, false);
 	full_end = GridNext(&pipeline->grid, start);
+	window.start = start;
+	window.end = Min(full_end, limit);
+	window.partial = limit < full_end;
+	leave_stale = HorizonLockForWindow(pipeline, &window);
 	memset(&outcome, 0, sizeof(outcome));
 	executor = WindowExecutorCreate(pipeline);
 	PG_TRY();
@@ -587,12 +601,14 @@ microbatch_run_window(PG_FUNCTION_ARGS)
 		long		secs;
 		int			usecs;
 
-		ExecuteWindow(executor, start, Min(full_end, limit), &outcome);
+		ExecuteWindow(executor, start, window.end, &outcome);
 		outcome.succeeded = true;
-		outcome.partial = limit < full_end;
+		outcome.partial = window.partial;
 		TimestampDifference(began, GetCurrentTimestamp(), &secs, &usecs);
 		outcome.elapsed_ms = secs * 1000.0 + usecs / 1000.0;
-		CatalogRecordWindow(pipeline->id, 0, start, Min(full_end, limit), &outcome);
+		CatalogRecordWindow(pipeline->id, 0, start, window.end, &outcome);
+		if (leave_stale)
+			CatalogInsertStaleMarks(1, &pipeline->id, &start);
 	}
 	PG_FINALLY();
 	{

@@ -9,30 +9,34 @@
  * A pipeline that tracks a source (microbatch.sources) is told exactly
  * which of its windows changed, so that lookback can be 0.
  *
- * Capture.  mb_track puts triggers on the source that all call
- * microbatch.track_changes(): on a plain table, AFTER INSERT (and COPY),
- * AFTER UPDATE (old and new rows) and AFTER DELETE statement-level triggers
- * with transition tables (MERGE fires them too), and AFTER TRUNCATE.  A
- * partitioned table gets one BEFORE INSERT OR UPDATE OR DELETE ... FOR
- * EACH ROW trigger instead, because PostgreSQL clones row triggers to the
- * partitions, so that a write straight into a partition is seen, while a
- * partition cannot have transition tables.  Either way the function only
- * places each event time on every tracking pipeline's grid and adds the
- * window to a per-transaction set (sorted; a row in a window already in the
- * set costs a binary search, not a grid computation); the set is written as
- * stale marks, one row per pipeline and window, just before the transaction
- * commits (XACT_EVENT_PRE_COMMIT), as the catalog owner (catalog.c).  A
- * transaction that touches two distant days writes two marks, never the
- * days between.  TRUNCATE marks every window with a state row at once.
+ * Capture.  mb_track puts AFTER INSERT, AFTER UPDATE (old and new rows)
+ * and AFTER DELETE row triggers on the source that call
+ * microbatch.track_changes() (COPY and MERGE fire them too), and an AFTER
+ * TRUNCATE statement trigger.  The row triggers fire only WHEN
+ * microbatch.needs_mark(source, event_time) finds the event time before the
+ * horizon, the end of the last window processed in full (horizon.c): new
+ * events, the bulk of any ingestion, are looked at once and cost nothing
+ * more.  On a partitioned table PostgreSQL clones the row triggers to every
+ * partition, so a write straight into a partition is seen too.
  *
- * Statement level was chosen over row level by measurement
- * (doc/benchmarks.md): a BEFORE ROW trigger makes COPY give up its
- * multi-row inserts and doubles its time, while the transition table costs
- * a copy of each row; for single-row transactions both cost the same.
+ * A change that does fire the trigger is placed on every tracking
+ * pipeline's grid and its window added to a per-transaction set (sorted; a
+ * row in a window already in the set costs a binary search, not a grid
+ * computation); the set is written as stale marks, one row per pipeline
+ * and window, just before the transaction commits (XACT_EVENT_PRE_COMMIT),
+ * as the catalog owner (catalog.c).  A transaction that touches two
+ * distant days writes two marks, never the days between.  TRUNCATE marks
+ * every window with a state row at once.
  *
- * Marks are written for every changed window, processed or not: whether a
- * window has been processed is exactly what may be changing concurrently
- * (see below).  Planning only reports a mark as reason "stale" when its
+ * Row triggers with a WHEN condition were chosen by measurement
+ * (doc/benchmarks.md): statement triggers with transition tables copy
+ * every row into a tuplestore, a BEFORE row trigger makes COPY give up its
+ * multi-row inserts, while an AFTER row trigger whose WHEN is false queues
+ * nothing.  A late row costs a queued trigger event and a call.
+ *
+ * Marks are written for every captured change's window, processed or not:
+ * whether a window has been processed is exactly what may be changing
+ * concurrently (see below).  Planning only reports a mark as reason "stale" when its
  * window has been processed; a never-processed window is "new" or
  * "missing" anyway, and its mark is consumed when it is first processed.
  *
@@ -55,8 +59,11 @@
  *	 snapshot, and the same holds.
  * - If C rolls back, its DELETE of marks rolls back with it.
  *
- * So a row committed into a window while the window is processed is either
- * read by the window's query or leaves its window marked: never lost.  The
+ * A change past the horizon is not captured at all: horizon.c argues why
+ * the window it falls into reads it whenever that window is processed in
+ * full.  So a row committed into a window while the window is processed is
+ * either read by the window's query or leaves its window marked: never
+ * lost.  The
  * isolation spec test/specs/track_vs_window.spec runs both orders, and a
  * window processed for the first time.
  *
@@ -171,6 +178,7 @@ static Oid	replacing_target = InvalidOid;
 static const char *replacing_event_time = NULL;
 
 PG_FUNCTION_INFO_V1(microbatch_track_changes);
+PG_FUNCTION_INFO_V1(microbatch_needs_mark);
 
 static void LoadTrackers(void);
 static bool TrackersLoaded(void);
@@ -181,9 +189,11 @@ static void TrackSubXactCallback(SubXactEvent event, SubTransactionId sub,
 static TrackedRelation *RelationTrackers(Relation relation);
 static void AddChange(int tracker, TimestampTz start, TimestampTz end);
 static void CollectTuple(TrackedRelation *tracked, TupleDesc desc, HeapTuple tuple);
+static int	CompareColumnNames(const ListCell *a, const ListCell *b);
 static void FlushChanges(void);
 static Oid	TrackFunctionOid(void);
-static void CreateTriggers(Oid source, Oid owner);
+static void CreateTriggers(Oid source, List *columns);
+static void SyncTriggers(Oid source, List *columns_before);
 static void DropTriggers(Oid source);
 static void SignalTrackersChanged(void);
 
@@ -452,7 +462,8 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 	TimestampTz instant;
 	TimestampTz start;
 
-	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant))
+	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant) ||
+		instant >= tracker->row.horizon)
 		return;
 	if (changes != NULL && KnownWindow(&changes[rt->tracker], instant))
 		return;
@@ -475,31 +486,6 @@ CollectTuple(TrackedRelation *tracked, TupleDesc desc, HeapTuple tuple)
 
 		CollectValue(tracked, i, value, isnull);
 	}
-}
-
-/*
- * CollectTuplestore adds the windows of every row of a transition table
- * (the statement-level form of the trigger).
- */
-static void
-CollectTuplestore(TrackedRelation *tracked, TupleDesc desc, Tuplestorestate *store)
-{
-	TupleTableSlot *slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
-
-	tuplestore_rescan(store);
-	while (tuplestore_gettupleslot(store, true, false, slot))
-	{
-		int			i;
-
-		for (i = 0; i < tracked->count; i++)
-		{
-			bool		isnull;
-			Datum		value = slot_getattr(slot, tracked->trackers[i].attnum, &isnull);
-
-			CollectValue(tracked, i, value, isnull);
-		}
-	}
-	ExecDropSingleTupleTableSlot(slot);
 }
 
 /*
@@ -605,24 +591,114 @@ microbatch_track_changes(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 	}
 
-	if (TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+	/* the new row of an INSERT, the old row of a DELETE, both of an UPDATE */
+	if (!TRIGGER_FIRED_FOR_ROW(trigger->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("microbatch.track_changes() must be fired for each row, or for TRUNCATE")));
+	if (tracked->count > 0)
+		CollectTuple(tracked, desc, trigger->tg_trigtuple);
+	if (tracked->count > 0 && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
+		CollectTuple(tracked, desc, trigger->tg_newtuple);
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * LocalHorizon is a horizon as the local time of a pipeline's zone, the
+ * way windows bound timestamp and date columns (executor.c).
+ */
+static Timestamp
+LocalHorizon(Tracker *tracker)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+	int			offset;
+	Timestamp	local;
+
+	if (TIMESTAMP_NOT_FINITE(tracker->row.horizon) ||
+		timestamp2tm(tracker->row.horizon, &offset, &tm, &fsec, NULL, tracker->grid.tz) != 0 ||
+		tm2timestamp(&tm, fsec, NULL, &local) != 0)
+		return tracker->row.horizon;
+	return local;
+}
+
+/*
+ * HorizonBound returns the latest horizon of the pipelines that track a
+ * relation: an instant, or the local time of each pipeline's zone for a
+ * column of type timestamp or date.  Changes before it need a mark.
+ */
+static Timestamp
+HorizonBound(Oid relid, bool local)
+{
+	Timestamp	bound = DT_NOBEGIN;
+	int			i;
+
+	if (!TrackersLoaded())
+		return bound;
+	for (i = 0; i < ntrackers; i++)
+		if (trackers[i].row.source == relid)
+			bound = Max(bound, local ? LocalHorizon(&trackers[i]) : trackers[i].row.horizon);
+	return bound;
+}
+
+/* what microbatch.needs_mark() keeps for the rest of a statement */
+typedef struct MarkTest
+{
+	Oid			relid;
+	Oid			type;			/* of the event-time column */
+	Timestamp	bound;			/* event times before it need a mark */
+} MarkTest;
+
+/*
+ * microbatch.needs_mark(source, event_time) is the WHEN condition of the
+ * tracking row triggers: whether a change at that event time may fall into
+ * a window processed in full, that is, comes before the horizon.  The
+ * horizon is read once per statement: a writer holds its lock on the
+ * source to its end, and a run that raises the horizon waits for it
+ * (horizon.c).  A caller with no privilege on the source learns nothing
+ * from it: every answer is yes, which is always safe.
+ */
+Datum
+microbatch_needs_mark(PG_FUNCTION_ARGS)
+{
+	MarkTest   *test = (MarkTest *) fcinfo->flinfo->fn_extra;
+	Timestamp	value;
+
+	if (test == NULL || test->relid != PG_GETARG_OID(0))
 	{
-		/* the new row of an INSERT, the old row of a DELETE, both of an UPDATE */
-		if (tracked->count > 0)
-			CollectTuple(tracked, desc, trigger->tg_trigtuple);
-		if (tracked->count > 0 && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-			CollectTuple(tracked, desc, trigger->tg_newtuple);
-		if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event))
-			return PointerGetDatum(trigger->tg_newtuple);
-		return PointerGetDatum(trigger->tg_trigtuple);
+		Oid			relid = PG_GETARG_OID(0);
+
+		test = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(MarkTest));
+		test->relid = relid;
+		test->type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+		if (test->type != TIMESTAMPTZOID && test->type != TIMESTAMPOID && test->type != DATEOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("an event time must be of type timestamptz, timestamp or date")));
+		if (pg_class_aclmask(relid, GetUserId(),
+							 ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE, ACLMASK_ANY) == 0)
+			test->bound = DT_NOEND;
+		else
+			test->bound = HorizonBound(relid, test->type != TIMESTAMPTZOID);
+		fcinfo->flinfo->fn_extra = test;
 	}
 
-	/* statement level, with transition tables */
-	if (trigger->tg_oldtable)
-		CollectTuplestore(tracked, desc, trigger->tg_oldtable);
-	if (trigger->tg_newtable)
-		CollectTuplestore(tracked, desc, trigger->tg_newtable);
-	return PointerGetDatum(NULL);
+	if (test->type != DATEOID)
+		value = PG_GETARG_TIMESTAMP(1);
+	else
+	{
+		DateADT		date = PG_GETARG_DATEADT(1);
+
+		if (DATE_IS_NOBEGIN(date))
+			value = DT_NOBEGIN;
+		else if (DATE_IS_NOEND(date))
+			value = DT_NOEND;
+		else if (date >= (TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE))
+			value = DT_NOEND - 1;	/* later than any finite horizon */
+		else
+			value = (Timestamp) date * USECS_PER_DAY;
+	}
+	PG_RETURN_BOOL(value < test->bound);
 }
 
 /*
@@ -710,63 +786,137 @@ TrackFunctionOid(void)
 						  0, NULL, false);
 }
 
+/* CompareColumnNames orders a list of String nodes. */
+static int
+CompareColumnNames(const ListCell *a, const ListCell *b)
+{
+	return strcmp(strVal(lfirst(a)), strVal(lfirst(b)));
+}
+
 /*
- * CreateTriggers puts the tracking triggers on source, as the pipeline's
- * owner (who must be allowed to create triggers on it), unless they are
- * there already.
+ * SourceColumns lists, sorted, the distinct event-time columns by which
+ * pipelines track source: what its triggers' WHEN conditions test.
+ */
+static List *
+SourceColumns(Oid source)
+{
+	List	   *columns = NIL;
+	ListCell   *lc;
+
+	foreach(lc, CatalogReadTrackers(CurrentMemoryContext))
+	{
+		CatalogTracker *row = lfirst(lc);
+
+		if (row->source == source && !list_member(columns, makeString(row->event_time)))
+			columns = lappend(columns, makeString(row->event_time));
+	}
+	list_sort(columns, CompareColumnNames);
+	return columns;
+}
+
+/*
+ * MarkCondition is a trigger's WHEN condition: whether any of the event
+ * times of the old or new row (prefix OLD or NEW; both for an UPDATE)
+ * comes before the horizon.
+ */
+static char *
+MarkCondition(Oid source, List *columns, bool old_row, bool new_row)
+{
+	StringInfoData condition;
+	ListCell   *lc;
+
+	initStringInfo(&condition);
+	foreach(lc, columns)
+	{
+		const char *column = quote_identifier(strVal(lfirst(lc)));
+
+		if (old_row)
+			appendStringInfo(&condition, "%smicrobatch.needs_mark('%u'::pg_catalog.regclass, OLD.%s)",
+							 condition.len > 0 ? " OR " : "", source, column);
+		if (new_row)
+			appendStringInfo(&condition, "%smicrobatch.needs_mark('%u'::pg_catalog.regclass, NEW.%s)",
+							 condition.len > 0 ? " OR " : "", source, column);
+	}
+	return condition.data;
+}
+
+/* RelationOwner returns the owner of a relation. */
+static Oid
+RelationOwner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
+
+/*
+ * CreateTriggers puts the tracking triggers on source for the given
+ * event-time columns, as the owner of the source: the statements are
+ * fixed, and whoever tracks the source was checked for the TRIGGER
+ * privilege (TrackSource), so that dropping one of several pipelines never
+ * depends on the privileges of another's owner.
  */
 static void
-CreateTriggers(Oid source, Oid owner)
+CreateTriggers(Oid source, List *columns)
 {
 	char	   *table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(source)),
 												   get_rel_name(source));
-	Sandbox		sandbox;
-	int			rc;
-
+	const char *call = "EXECUTE FUNCTION microbatch.track_changes()";
 	List	   *statements = NIL;
+	Sandbox		sandbox;
 	ListCell   *lc;
 
-	if (OidIsValid(get_trigger_oid(source, TRUNCATE_TRIGGER_NAME, true)))
-		return;
-	if (get_rel_relkind(source) == RELKIND_PARTITIONED_TABLE)
-		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " TRIGGER_NAME
-									  " BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW"
-									  " EXECUTE FUNCTION microbatch.track_changes()", table));
-	else
-	{
-		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_insert"
-									  " AFTER INSERT ON %s REFERENCING NEW TABLE AS changed"
-									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
-									  table));
-		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_update"
-									  " AFTER UPDATE ON %s REFERENCING OLD TABLE AS old NEW TABLE AS new"
-									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
-									  table));
-		statements = lappend(statements,
-							 psprintf("CREATE TRIGGER " TRIGGER_NAME "_delete"
-									  " AFTER DELETE ON %s REFERENCING OLD TABLE AS changed"
-									  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
-									  table));
-	}
+	statements = lappend(statements,
+						 psprintf("CREATE TRIGGER " TRIGGER_NAME "_insert AFTER INSERT ON %s"
+								  " FOR EACH ROW WHEN (%s) %s",
+								  table, MarkCondition(source, columns, false, true), call));
+	statements = lappend(statements,
+						 psprintf("CREATE TRIGGER " TRIGGER_NAME "_update AFTER UPDATE ON %s"
+								  " FOR EACH ROW WHEN (%s) %s",
+								  table, MarkCondition(source, columns, true, true), call));
+	statements = lappend(statements,
+						 psprintf("CREATE TRIGGER " TRIGGER_NAME "_delete AFTER DELETE ON %s"
+								  " FOR EACH ROW WHEN (%s) %s",
+								  table, MarkCondition(source, columns, true, false), call));
 	statements = lappend(statements,
 						 psprintf("CREATE TRIGGER " TRUNCATE_TRIGGER_NAME " AFTER TRUNCATE ON %s"
-								  " FOR EACH STATEMENT EXECUTE FUNCTION microbatch.track_changes()",
-								  table));
+								  " FOR EACH STATEMENT %s", table, call));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SandboxEnterTrusted(&sandbox, owner);
+	SandboxEnterTrusted(&sandbox, RelationOwner(source));
 	foreach(lc, statements)
 	{
-		rc = SPI_execute(lfirst(lc), false, 0);
+		int			rc = SPI_execute(lfirst(lc), false, 0);
+
 		if (rc != SPI_OK_UTILITY)
 			elog(ERROR, "CREATE TRIGGER failed: %s", SPI_result_code_string(rc));
 	}
 	SandboxLeave(&sandbox);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * SyncTriggers makes the triggers on source test the columns it is tracked
+ * by now: nothing to do when they are there and the columns are those of
+ * before; otherwise dropped, and created again if any column is left.
+ */
+static void
+SyncTriggers(Oid source, List *columns_before)
+{
+	List	   *columns = SourceColumns(source);
+
+	if (equal(columns, columns_before) &&
+		OidIsValid(get_trigger_oid(source, TRUNCATE_TRIGGER_NAME, true)) == (columns != NIL))
+		return;
+	DropTriggers(source);
+	if (columns != NIL)
+		CreateTriggers(source, columns);
 }
 
 /*
@@ -831,6 +981,7 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 {
 	char		relkind = get_rel_relkind(source);
 	AclResult	acl;
+	List	   *columns_before;
 
 	if (!CatalogHasTracking())
 		ereport(ERROR,
@@ -857,8 +1008,9 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 						pipeline->name, get_rel_name(source)),
 				 errhint("Stop tracking it first with mb_untrack to track another column.")));
 
-	CreateTriggers(source, pipeline->owner);
+	columns_before = SourceColumns(source);
 	CatalogInsertSource(pipeline->id, source, event_time);
+	SyncTriggers(source, columns_before);
 	SignalTrackersChanged();
 }
 
@@ -872,8 +1024,10 @@ bool
 TrackForget(Pipeline *pipeline, Oid source)
 {
 	List	   *sources = NIL;
+	List	   *columns_before = NIL;	/* of List *, parallel to sources */
 	List	   *trackers_left;
 	ListCell   *lc;
+	ListCell   *before;
 	bool		pipeline_tracks = false;
 	bool		deleted;
 
@@ -884,22 +1038,18 @@ TrackForget(Pipeline *pipeline, Oid source)
 		CatalogTracker *row = lfirst(lc);
 
 		if (row->pipeline_id == pipeline->id && (!OidIsValid(source) || row->source == source))
+		{
 			sources = lappend_oid(sources, row->source);
+			columns_before = lappend(columns_before, SourceColumns(row->source));
+		}
 	}
 	deleted = CatalogDeleteSources(pipeline->id, source);
-	trackers_left = CatalogReadTrackers(CurrentMemoryContext);
-	foreach(lc, sources)
+	forboth(lc, sources, before, columns_before)
 	{
-		Oid			relid = lfirst_oid(lc);
-		bool		still = false;
-		ListCell   *t;
-
-		foreach(t, trackers_left)
-			if (((CatalogTracker *) lfirst(t))->source == relid)
-				still = true;
-		if (!still && SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-			DropTriggers(relid);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(lfirst_oid(lc))))
+			SyncTriggers(lfirst_oid(lc), lfirst(before));
 	}
+	trackers_left = CatalogReadTrackers(CurrentMemoryContext);
 	foreach(lc, trackers_left)
 		if (((CatalogTracker *) lfirst(lc))->pipeline_id == pipeline->id)
 			pipeline_tracks = true;

@@ -42,6 +42,7 @@
 
 #include "coalesce.h"
 #include "executor.h"
+#include "horizon.h"
 #include "run.h"
 #include "worker.h"
 
@@ -333,13 +334,23 @@ WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan)
 
 	if (mine)
 	{
+		MemoryContext context = CurrentMemoryContext;
+		List	   *raised;
+
 		HOLD_INTERRUPTS();
 		StartTransactionCommand();
 		PushActiveSnapshot(GetTransactionSnapshot());
-		RunSetup(pipeline, plan, shared->run_id, shared->leader_pid);
+		raised = RunSetup(pipeline, plan, shared->run_id, shared->leader_pid, context);
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		RESUME_INTERRUPTS();
+		if (raised != NIL)
+		{
+			/* no window runs before the writers of the old horizon are gone */
+			StartTransactionCommand();
+			HorizonWaitForWriters(raised);
+			CommitTransactionCommand();
+		}
 		SpinLockAcquire(&shared->mutex);
 		shared->setup = SETUP_DONE;
 		SpinLockRelease(&shared->mutex);
@@ -447,6 +458,7 @@ MicrobatchWorkerMain(Datum main_arg)
 		plan.kind = (RunKind) shared->run_kind;
 		plan.nwindows = shared->nwindows;
 		plan.contiguous_until = shared->contiguous_until;
+		plan.windows = RunSharedWindows(shared);
 		WaitForSetup(shared, pipeline, &plan);
 	}
 	PG_CATCH();
