@@ -27,7 +27,8 @@ OBJS = \
 	src/deps.o \
 	src/guard.o \
 	src/coalesce.o \
-	src/horizon.o
+	src/horizon.o \
+	src/capture.o
 
 DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)

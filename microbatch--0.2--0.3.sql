@@ -156,9 +156,26 @@ LANGUAGE C;
 COMMENT ON FUNCTION microbatch.track_changes()
 	IS 'trigger of tracked sources: marks the processed windows their changes fall into stale';
 
--- the WHEN condition of the tracking triggers: whether a change at this
--- event time may fall into a window processed in full.  It runs as the
--- writer, once per changed row, and only says yes or no.
+-- The capture index: an index access method that stores nothing, put on the
+-- tracked columns of a source, through which every inserted row passes
+-- (capture.c).  Its operator classes have no members: it compares nothing.
+CREATE FUNCTION microbatch.capture_handler(internal)
+RETURNS index_am_handler
+AS 'MODULE_PATHNAME', 'microbatch_capture_handler'
+LANGUAGE C;
+CREATE ACCESS METHOD microbatch_capture TYPE INDEX HANDLER microbatch.capture_handler;
+COMMENT ON ACCESS METHOD microbatch_capture
+	IS 'microbatch change capture: sees every row inserted into a tracked source, stores nothing';
+CREATE OPERATOR CLASS microbatch.capture_timestamptz_ops DEFAULT FOR TYPE timestamptz
+	USING microbatch_capture AS STORAGE timestamptz;
+CREATE OPERATOR CLASS microbatch.capture_timestamp_ops DEFAULT FOR TYPE timestamp
+	USING microbatch_capture AS STORAGE timestamp;
+CREATE OPERATOR CLASS microbatch.capture_date_ops DEFAULT FOR TYPE date
+	USING microbatch_capture AS STORAGE date;
+
+-- the WHEN condition of the tracking triggers (updates and deletes): whether
+-- a change at this event time may fall into a window processed in full.  It
+-- runs as the writer, once per changed row, and only says yes or no.
 CREATE FUNCTION microbatch.needs_mark(source regclass, event_time anyelement)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'microbatch_needs_mark'

@@ -20,6 +20,9 @@ SELECT mb_register('clicks_daily', 'clicks_daily', 'day',
        'day', '2024-01-01', lookback => 0, end_at => '2024-01-11', track => true) > 0 AS registered;
 SELECT p.name, s.source, s.event_time FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id;
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'clicks'::regclass ORDER BY 1;
+-- inserted rows pass through a capture index that stores nothing and that no plan uses
+SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'clicks'::regclass;
+EXPLAIN (COSTS OFF) SELECT * FROM clicks WHERE at >= '2024-01-02' AND at < '2024-01-03';
 SELECT windows, succeeded FROM mb_run('clicks_daily');
 -- then nothing is left to do
 SELECT * FROM mb_plan('clicks_daily');
@@ -135,6 +138,7 @@ SELECT mb_register('visits_by_day', 'visits_by_day', 'day',
        'day', '2024-01-01 00:00+01', lookback => 0, end_at => '2024-01-03 00:00+01',
        time_zone => 'Europe/Paris', track => true) > 0 AS registered;
 SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'visits'::regclass AND tgname = 'microbatch_track_update';
+SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'visits'::regclass;
 SELECT windows FROM mb_run('visits_by_at');
 SELECT windows FROM mb_run('visits_by_day');
 SELECT p.name, s.horizon FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
@@ -144,6 +148,7 @@ SELECT microbatch.needs_mark('visits', '2024-01-02'::date) AS late_day,
 -- mb_untrack of one leaves the other's column
 SELECT mb_untrack('visits_by_day', 'visits');
 SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'visits'::regclass AND tgname = 'microbatch_track_update';
+SELECT pg_get_indexdef(indexrelid) FROM pg_index WHERE indrelid = 'visits'::regclass;
 
 -- mb_run_window past the horizon raises it under a SHARE lock on the
 -- source (its writers cannot have missed the raise); under REPEATABLE READ
@@ -156,6 +161,16 @@ SELECT mode FROM pg_locks WHERE relation = 'visits'::regclass AND pid = pg_backe
 COMMIT;
 SELECT horizon FROM microbatch.sources WHERE source = 'visits'::regclass;
 SELECT * FROM mb_plan('visits_by_at');
+-- a run that must move the horizon waits for the writers of the source: in
+-- the transaction that wrote to it, that would be a wait for itself
+BEGIN;
+INSERT INTO visits VALUES ('2024-01-04 05:00', '2024-01-04', 1);
+\set VERBOSITY terse
+SELECT windows FROM mb_run('visits_by_at');
+\set VERBOSITY default
+ROLLBACK;
+SELECT windows FROM mb_run('visits_by_at');
+SELECT day, n FROM visits_by_at ORDER BY 1;
 SELECT mb_drop('visits_by_at');
 SELECT mb_drop('visits_by_day');
 DROP TABLE visits, visits_by_at, visits_by_day;
@@ -193,12 +208,14 @@ SELECT mb_register('pclicks_daily', 'pclicks_daily', 'day',
          WHERE at >= $1 AND at < $2 GROUP BY 1$$,
        'day', '2024-01-01', lookback => 0, end_at => '2024-01-11', track => true) > 0 AS registered;
 SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%' ORDER BY 1, 2;
+SELECT indrelid::regclass, indexrelid::regclass FROM pg_index WHERE indrelid::regclass::text LIKE 'pclicks%' ORDER BY 1;
 SELECT windows FROM mb_run('pclicks_daily');
 INSERT INTO pclicks_2 VALUES ('2024-01-08 01:00', 5);
 UPDATE pclicks SET n = 2 WHERE at = '2024-01-02 01:00';
 SELECT * FROM mb_plan('pclicks_daily');
 SELECT mb_drop('pclicks_daily');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%';
+SELECT count(*) AS capture_indexes FROM pg_index WHERE indrelid::regclass::text LIKE 'pclicks%';
 DROP TABLE pclicks, pclicks_daily;
 RESET ROLE;
 
@@ -206,6 +223,7 @@ RESET ROLE;
 SET ROLE mb_tracker;
 SELECT mb_untrack('clicks_daily', 'clicks'), mb_untrack('clicks_daily', 'clicks');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'clicks'::regclass;
+SELECT count(*) AS capture_indexes FROM pg_index WHERE indrelid = 'clicks'::regclass;
 SELECT mb_track('clicks_daily', 'clicks', 'at');
 DROP VIEW clicks_view;
 DROP TABLE clicks;

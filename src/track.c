@@ -9,30 +9,37 @@
  * A pipeline that tracks a source (microbatch.sources) is told exactly
  * which of its windows changed, so that lookback can be 0.
  *
- * Capture.  mb_track puts AFTER INSERT, AFTER UPDATE (old and new rows)
- * and AFTER DELETE row triggers on the source that call
- * microbatch.track_changes() (COPY and MERGE fire them too), and an AFTER
- * TRUNCATE statement trigger.  The row triggers fire only WHEN
- * microbatch.needs_mark(source, event_time) finds the event time before the
- * horizon, the end of the last window processed in full (horizon.c): new
- * events, the bulk of any ingestion, are looked at once and cost nothing
- * more.  On a partitioned table PostgreSQL clones the row triggers to every
- * partition, so a write straight into a partition is seen too.
+ * Capture.  mb_track puts three things on the source, whichever pipelines
+ * track it: a capture index (capture.c) on the tracked event-time columns,
+ * through which every inserted row passes (INSERT, COPY, MERGE, and the new
+ * row of an update that is not HOT); AFTER UPDATE (old and new rows) and
+ * AFTER DELETE row triggers that call microbatch.track_changes(); and an
+ * AFTER TRUNCATE statement trigger.  On a partitioned table PostgreSQL
+ * puts the index and the row triggers on every partition, so a write
+ * straight into a partition is seen too.
  *
- * A change that does fire the trigger is placed on every tracking
- * pipeline's grid and its window added to a per-transaction set (sorted; a
- * row in a window already in the set costs a binary search, not a grid
- * computation); the set is written as stale marks, one row per pipeline
- * and window, just before the transaction commits (XACT_EVENT_PRE_COMMIT),
- * as the catalog owner (catalog.c).  A transaction that touches two
- * distant days writes two marks, never the days between.  TRUNCATE marks
- * every window with a state row at once.
+ * Only changes before the horizon, the end of the last window processed in
+ * full (horizon.c), are captured: the index compares each inserted row's
+ * event time with it (TrackInsertedRow), and the row triggers fire only
+ * WHEN microbatch.needs_mark(source, event_time) says so.  New events, the
+ * bulk of any ingestion, are compared once and cost nothing more.
  *
- * Row triggers with a WHEN condition were chosen by measurement
- * (doc/benchmarks.md): statement triggers with transition tables copy
- * every row into a tuplestore, a BEFORE row trigger makes COPY give up its
- * multi-row inserts, while an AFTER row trigger whose WHEN is false queues
- * nothing.  A late row costs a queued trigger event and a call.
+ * A captured change is placed on every tracking pipeline's grid and its
+ * window added to a per-transaction set (sorted; a row in a window already
+ * in the set costs a binary search, not a grid computation); the set is
+ * written as stale marks, one row per pipeline and window, just before the
+ * transaction commits (XACT_EVENT_PRE_COMMIT), as the catalog owner
+ * (catalog.c).  A transaction that touches two distant days writes two
+ * marks, never the days between.  TRUNCATE marks every window with a state
+ * row at once.
+ *
+ * The insert path was chosen by measurement (doc/benchmarks.md, counted in
+ * instructions): a statement trigger with a transition table copies every
+ * row (a COPY of a million rows +20-28%); a BEFORE row trigger makes COPY
+ * give up its multi-row inserts (+90%); an AFTER row trigger whose WHEN is
+ * false costs as much per row as the index (about 500 instructions, most of
+ * it reading the column back from the stored tuple), but twice as much per
+ * statement, and a late row queues an event whose tuple is fetched again.
  *
  * Marks are written for every captured change's window, processed or not:
  * whether a window has been processed is exactly what may be changing
@@ -91,16 +98,20 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -193,6 +204,8 @@ static int	CompareColumnNames(const ListCell *a, const ListCell *b);
 static void FlushChanges(void);
 static Oid	TrackFunctionOid(void);
 static void CreateTriggers(Oid source, List *columns);
+static void DropCaptureIndexes(Oid source);
+static bool IsCaptureIndex(Oid index, Oid am);
 static void SyncTriggers(Oid source, List *columns_before);
 static void DropTriggers(Oid source);
 static void SignalTrackersChanged(void);
@@ -267,11 +280,13 @@ LoadTrackers(void)
 static bool
 TrackersLoaded(void)
 {
+	/* a valid cache was read from a catalog that tracks; dropping it invalidates */
+	if (cache_valid)
+		return true;
 	if (!CatalogHasTracking())
 		return false;
 	RegisterCallbacks();
-	if (!cache_valid)
-		LoadTrackers();
+	LoadTrackers();
 	return true;
 }
 
@@ -622,6 +637,35 @@ LocalHorizon(Tracker *tracker)
 	return local;
 }
 
+/* TrackerBound is a tracker's horizon as an instant, or as local time. */
+static Timestamp
+TrackerBound(Tracker *tracker, bool local)
+{
+	return local ? LocalHorizon(tracker) : tracker->row.horizon;
+}
+
+/*
+ * EventTimeValue reads an event time for comparison with a bound: an
+ * instant, a local timestamp, or a date as the local midnight that starts
+ * it.
+ */
+static inline Timestamp
+EventTimeValue(Datum value, Oid type)
+{
+	DateADT		date;
+
+	if (type != DATEOID)
+		return DatumGetTimestamp(value);
+	date = DatumGetDateADT(value);
+	if (DATE_IS_NOBEGIN(date))
+		return DT_NOBEGIN;
+	if (DATE_IS_NOEND(date))
+		return DT_NOEND;
+	if (date >= (TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE))
+		return DT_NOEND - 1;	/* later than any finite horizon */
+	return (Timestamp) date * USECS_PER_DAY;
+}
+
 /*
  * HorizonBound returns the latest horizon of the pipelines that track a
  * relation: an instant, or the local time of each pipeline's zone for a
@@ -637,7 +681,7 @@ HorizonBound(Oid relid, bool local)
 		return bound;
 	for (i = 0; i < ntrackers; i++)
 		if (trackers[i].row.source == relid)
-			bound = Max(bound, local ? LocalHorizon(&trackers[i]) : trackers[i].row.horizon);
+			bound = Max(bound, TrackerBound(&trackers[i], local));
 	return bound;
 }
 
@@ -651,18 +695,18 @@ typedef struct MarkTest
 
 /*
  * microbatch.needs_mark(source, event_time) is the WHEN condition of the
- * tracking row triggers: whether a change at that event time may fall into
- * a window processed in full, that is, comes before the horizon.  The
- * horizon is read once per statement: a writer holds its lock on the
- * source to its end, and a run that raises the horizon waits for it
- * (horizon.c).  A caller with no privilege on the source learns nothing
- * from it: every answer is yes, which is always safe.
+ * tracking row triggers (updates and deletes): whether a change at that
+ * event time may fall into a window processed in full, that is, comes
+ * before the horizon.  The horizon is read once per statement: a writer
+ * holds its lock on the source to its end, and a run that raises the
+ * horizon waits for it (horizon.c).  A caller with no privilege on the
+ * source learns nothing from it: every answer is yes, which is always
+ * safe.
  */
 Datum
 microbatch_needs_mark(PG_FUNCTION_ARGS)
 {
 	MarkTest   *test = (MarkTest *) fcinfo->flinfo->fn_extra;
-	Timestamp	value;
 
 	if (test == NULL || test->relid != PG_GETARG_OID(0))
 	{
@@ -682,23 +726,73 @@ microbatch_needs_mark(PG_FUNCTION_ARGS)
 			test->bound = HorizonBound(relid, test->type != TIMESTAMPTZOID);
 		fcinfo->flinfo->fn_extra = test;
 	}
+	PG_RETURN_BOOL(EventTimeValue(PG_GETARG_DATUM(1), test->type) < test->bound);
+}
 
-	if (test->type != DATEOID)
-		value = PG_GETARG_TIMESTAMP(1);
-	else
+/* what the capture index keeps for the rest of a statement */
+typedef struct InsertCapture
+{
+	int			ncolumns;
+	AttrNumber	attnums[INDEX_MAX_KEYS];	/* of the table */
+	Oid			types[INDEX_MAX_KEYS];
+	Timestamp	bounds[INDEX_MAX_KEYS];	/* event times before it are captured */
+} InsertCapture;
+
+/*
+ * InsertCaptureCreate reads, for each column of a capture index, the
+ * latest horizon of the pipelines that track the table by that column.
+ */
+static InsertCapture *
+InsertCaptureCreate(Relation heap, Relation index, MemoryContext context)
+{
+	InsertCapture *capture = MemoryContextAllocZero(context, sizeof(InsertCapture));
+	TrackedRelation *tracked = RelationTrackers(heap);
+	int			k;
+	int			i;
+
+	capture->ncolumns = index->rd_index->indnatts;
+	for (k = 0; k < capture->ncolumns; k++)
 	{
-		DateADT		date = PG_GETARG_DATEADT(1);
-
-		if (DATE_IS_NOBEGIN(date))
-			value = DT_NOBEGIN;
-		else if (DATE_IS_NOEND(date))
-			value = DT_NOEND;
-		else if (date >= (TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE))
-			value = DT_NOEND - 1;	/* later than any finite horizon */
-		else
-			value = (Timestamp) date * USECS_PER_DAY;
+		capture->attnums[k] = index->rd_index->indkey.values[k];
+		capture->types[k] = TupleDescAttr(RelationGetDescr(index), k)->atttypid;
+		capture->bounds[k] = DT_NOBEGIN;
+		for (i = 0; i < tracked->count; i++)
+			if (tracked->trackers[i].attnum == capture->attnums[k])
+				capture->bounds[k] = Max(capture->bounds[k],
+										 TrackerBound(&trackers[tracked->trackers[i].tracker],
+													  capture->types[k] != TIMESTAMPTZOID));
 	}
-	PG_RETURN_BOOL(value < test->bound);
+	return capture;
+}
+
+/*
+ * TrackInsertedRow is what the capture index (capture.c) does with every
+ * row inserted into a tracked source: compare its event times with the
+ * horizon, cached for the statement as needs_mark does, and collect the
+ * windows of those before it.
+ */
+void
+TrackInsertedRow(Relation heap, Relation index, Datum *values, bool *isnull, void **cache,
+				 MemoryContext context)
+{
+	InsertCapture *capture = (InsertCapture *) *cache;
+	int			k;
+
+	if (capture == NULL)
+		*cache = capture = InsertCaptureCreate(heap, index, context);
+	for (k = 0; k < capture->ncolumns; k++)
+	{
+		TrackedRelation *tracked;
+		int			i;
+
+		if (isnull[k] || EventTimeValue(values[k], capture->types[k]) >= capture->bounds[k])
+			continue;
+		/* a late row: looked up again, since the trackers may have been reloaded */
+		tracked = RelationTrackers(heap);
+		for (i = 0; i < tracked->count; i++)
+			if (tracked->trackers[i].attnum == capture->attnums[k])
+				CollectValue(tracked, i, values[k], false);
+	}
 }
 
 /*
@@ -854,6 +948,20 @@ RelationOwner(Oid relid)
 	return owner;
 }
 
+/* ColumnList is a list of column names for a statement. */
+static char *
+ColumnList(List *columns)
+{
+	StringInfoData list;
+	ListCell   *lc;
+
+	initStringInfo(&list);
+	foreach(lc, columns)
+		appendStringInfo(&list, "%s%s", list.len > 0 ? ", " : "",
+						 quote_identifier(strVal(lfirst(lc))));
+	return list.data;
+}
+
 /*
  * CreateTriggers puts the tracking triggers on source for the given
  * event-time columns, as the owner of the source: the statements are
@@ -872,9 +980,12 @@ CreateTriggers(Oid source, List *columns)
 	ListCell   *lc;
 
 	statements = lappend(statements,
-						 psprintf("CREATE TRIGGER " TRIGGER_NAME "_insert AFTER INSERT ON %s"
-								  " FOR EACH ROW WHEN (%s) %s",
-								  table, MarkCondition(source, columns, false, true), call));
+						 psprintf("CREATE INDEX %s ON %s USING microbatch_capture (%s)",
+								  quote_identifier(ChooseRelationName(get_rel_name(source), NULL,
+																	  "microbatch_capture",
+																	  get_rel_namespace(source),
+																	  false)),
+								  table, ColumnList(columns)));
 	statements = lappend(statements,
 						 psprintf("CREATE TRIGGER " TRIGGER_NAME "_update AFTER UPDATE ON %s"
 								  " FOR EACH ROW WHEN (%s) %s",
@@ -956,6 +1067,73 @@ DropTriggers(Oid source)
 		ObjectAddressSet(address, TriggerRelationId, lfirst_oid(lc));
 		performDeletion(&address, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
 	}
+	DropCaptureIndexes(source);
+}
+
+/*
+ * DropCaptureIndexes removes the capture indexes (capture.c) of a relation,
+ * or of every relation when source is InvalidOid; those of partitions go
+ * with their parent's.
+ */
+static void
+DropCaptureIndexes(Oid source)
+{
+	Oid			am = get_am_oid("microbatch_capture", true);
+	Relation	pg_class;
+	TableScanDesc scan;
+	HeapTuple	tuple;
+	List	   *doomed = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(am))
+		return;
+	if (OidIsValid(source))
+	{
+		Relation	rel = table_open(source, AccessShareLock);
+
+		foreach(lc, RelationGetIndexList(rel))
+			if (IsCaptureIndex(lfirst_oid(lc), am))
+				doomed = lappend_oid(doomed, lfirst_oid(lc));
+		table_close(rel, AccessShareLock);
+	}
+	else
+	{
+		pg_class = table_open(RelationRelationId, AccessShareLock);
+		scan = table_beginscan_catalog(pg_class, 0, NULL);
+		while (HeapTupleIsValid(tuple = heap_getnext(scan, ForwardScanDirection)))
+		{
+			Form_pg_class form = (Form_pg_class) GETSTRUCT(tuple);
+
+			if (form->relam == am && !form->relispartition &&
+				(form->relkind == RELKIND_INDEX || form->relkind == RELKIND_PARTITIONED_INDEX))
+				doomed = lappend_oid(doomed, form->oid);
+		}
+		table_endscan(scan);
+		table_close(pg_class, AccessShareLock);
+	}
+
+	foreach(lc, doomed)
+	{
+		ObjectAddress address;
+
+		ObjectAddressSet(address, RelationRelationId, lfirst_oid(lc));
+		performDeletion(&address, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
+	}
+}
+
+/* IsCaptureIndex tells whether an index is a capture index of the parent's */
+static bool
+IsCaptureIndex(Oid index, Oid am)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(index));
+	bool		capture;
+
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	capture = ((Form_pg_class) GETSTRUCT(tuple))->relam == am &&
+		!((Form_pg_class) GETSTRUCT(tuple))->relispartition;
+	ReleaseSysCache(tuple);
+	return capture;
 }
 
 /*

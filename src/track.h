@@ -10,6 +10,7 @@
 #define MICROBATCH_TRACK_H
 
 #include "nodes/parsenodes.h"
+#include "utils/relcache.h"
 #include "pipeline.h"
 
 extern void TrackSource(Pipeline *pipeline, Oid source, const char *event_time);
@@ -21,5 +22,7 @@ extern void TrackReplaceBegin(Pipeline *pipeline);
 extern void TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackPrune(Pipeline *pipeline);
+extern void TrackInsertedRow(Relation heap, Relation index, Datum *values, bool *isnull,
+							 void **cache, MemoryContext context);
 
 #endif							/* MICROBATCH_TRACK_H */

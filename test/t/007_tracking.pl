@@ -1,6 +1,7 @@
 # Change tracking across pg_dump/restore and DROP EXTENSION (DESIGN §7): the
-# tracked sources, their triggers and pending stale marks survive a dump and
-# restore, and dropping the extension leaves no trigger behind.
+# tracked sources, their triggers, capture indexes and pending stale marks
+# survive a dump and restore, and dropping the extension leaves none of them
+# behind.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -29,8 +30,14 @@ my $sources_query = "SELECT p.name, s.source, s.event_time FROM microbatch.sourc
 	. "JOIN microbatch.pipelines p ON p.id = s.pipeline_id ORDER BY 1";
 my $triggers_query = "SELECT tgrelid::regclass, tgname FROM pg_trigger "
 	. "WHERE tgname LIKE 'microbatch%' ORDER BY 1, 2";
+my $captures_query = "SELECT i.indrelid::regclass, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+	. "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+	. "WHERE a.amname = 'microbatch_capture' ORDER BY 1";
 my $sources_before = $node->safe_psql('postgres', $sources_query);
 my $triggers_before = $node->safe_psql('postgres', $triggers_query);
+my $captures_before = $node->safe_psql('postgres', $captures_query);
+like($captures_before, qr/^ev\|CREATE INDEX ev_microbatch_capture ON public.ev USING microbatch_capture \(at\)\nev_hourly\|/,
+	'each tracked source has a capture index on its event-time column');
 is($node->safe_psql('postgres', "SELECT * FROM mb_plan('ev_hourly')"),
 	'2024-01-03 10:00:00+00|2024-01-03 11:00:00+00|stale', 'a late row stales its hour before the dump');
 
@@ -42,6 +49,7 @@ $node->command_ok(['pg_restore', '--exit-on-error', '-d', $node->connstr('restor
 
 is($node->safe_psql('restored', $sources_query), $sources_before, 'tracked sources are restored');
 is($node->safe_psql('restored', $triggers_query), $triggers_before, 'their triggers are restored');
+is($node->safe_psql('restored', $captures_query), $captures_before, 'and their capture indexes');
 is($node->safe_psql('restored', "SELECT * FROM mb_plan('ev_hourly')"),
 	'2024-01-03 10:00:00+00|2024-01-03 11:00:00+00|stale', 'the pending stale mark is restored');
 
@@ -60,6 +68,8 @@ is($node->safe_psql('restored', 'SELECT count(*) FROM microbatch.stale'), '0', '
 $node->safe_psql('restored', 'DROP EXTENSION microbatch');
 is($node->safe_psql('restored', "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'microbatch%'"),
 	'0', 'DROP EXTENSION leaves no tracking trigger');
+is($node->safe_psql('restored', "SELECT count(*) FROM pg_class WHERE relname LIKE '%microbatch_capture%'"),
+	'0', 'nor capture index');
 $node->safe_psql('restored', "INSERT INTO ev VALUES ('2024-01-02 00:00', 1)");
 is($node->safe_psql('restored', "SELECT count(*) FROM ev"), '147', 'the source is still writable');
 
