@@ -24,6 +24,7 @@ OBJS = \
 	src/sandbox.o \
 	src/citus.o \
 	src/track.o \
+	src/track_query.o \
 	src/deps.o \
 	src/guard.o \
 	src/coalesce.o \
@@ -48,13 +49,14 @@ ifdef WERROR
 PG_CFLAGS += -Werror
 endif
 
-# PGXS does not track headers: rebuild everything when one changes, or a
-# stale object would read a changed struct at its old offsets
-$(OBJS): $(wildcard src/*.h)
-
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track headers: rebuild everything when one changes, or a
+# stale object would read a changed struct at its old offsets.  (After the
+# include: a rule before it would become the default goal.)
+$(OBJS): $(wildcard src/*.h)
 
 # the majors src/compat.h knows and CI tests; anything else is refused
 SUPPORTED_MAJORS = 13 14 15 16 17 18

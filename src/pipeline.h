@@ -9,6 +9,7 @@
 #define MICROBATCH_PIPELINE_H
 
 #include "datatype/timestamp.h"
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "grid.h"
 
