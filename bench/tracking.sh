@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # microbatch benchmark: what tracking a source (mb_track) costs its writers.
 #
-#   bash bench/tracking.sh          # REPEAT=5 by default
+#   bash bench/tracking.sh              # REPEAT=5 by default
+#   INDEXED=1 bash bench/tracking.sh    # both tables with a btree index on the
+#                                       # event time, as tables that pipelines
+#                                       # read by time ranges usually have
 #
 # Starts a throwaway cluster with two copies of one source table, one
 # untracked and one tracked by an hourly pipeline that has processed the
@@ -28,10 +31,14 @@ start_cluster
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.1f%%", (a - b) * 100 / b }'; }
 
 echo "== setting up"
-psql_bench <<'SQL'
+psql_bench -v indexed="${INDEXED:-0}" <<'SQL'
 CREATE EXTENSION microbatch;
 CREATE TABLE src_plain (at timestamptz, client int, amount numeric);
 CREATE TABLE src_tracked (LIKE src_plain);
+\if :indexed
+CREATE INDEX ON src_plain (at);
+CREATE INDEX ON src_tracked (at);
+\endif
 CREATE TABLE out_tracked (hour timestamptz, n bigint);
 SELECT mb_register('p_tracked', 'out_tracked', 'hour',
        $$SELECT date_trunc('hour', at) AS hour, count(*) AS n FROM src_tracked
@@ -97,6 +104,21 @@ measure() {
 	printf "%-46s untracked %7s %s   tracked %7s %s   overhead %s\n" "$what" "$p" "$unit" "$t" "$unit" "$overhead"
 }
 
+echo "== 10,000 new rows and 9 late ones, in 10 transactions, write $(psql_bench -At <<'SQL'
+SELECT count(*) FROM microbatch.stale \gset before_
+INSERT INTO src_tracked SELECT clock_timestamp(), i % 100, i % 1000 FROM generate_series(1, 10000) i;
+INSERT INTO src_tracked VALUES (now() - interval '2 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '3 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '4 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '5 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '6 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '7 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '8 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '9 days', 1, 1);
+INSERT INTO src_tracked VALUES (now() - interval '10 days', 1, 1);
+SELECT count(*) - :before_count FROM microbatch.stale;
+SQL
+) stale marks (one per late row's window)"
 echo "== medians of $REPEAT; overhead = how much slower the tracked table is"
 measure "COPY 1M new rows" ms copy_new
 measure "COPY 1M late rows (every row marks)" ms copy_late
@@ -107,7 +129,6 @@ for sc in on off; do
 	measure "single-row INSERT transactions, new (sync $sc)" tps single_new
 	measure "single-row INSERT transactions, late (sync $sc)" tps single_late
 done
-echo "stale marks written by the new rows: $(psql_bench -At -c "SELECT count(*) FROM microbatch.stale WHERE window_start >= date_trunc('hour', now())")"
 
 echo "== late rows in 3 scattered old windows (a pipeline over a source of its own, 10 rows an hour)"
 psql_bench -At <<'SQL'

@@ -194,9 +194,22 @@ SELECT mb_untrack('clicks_daily', 'clicks');
 RESET ROLE;
 SELECT s.source FROM microbatch.sources s ORDER BY 1;
 SELECT tgrelid::regclass, tgname FROM pg_trigger WHERE tgname LIKE 'microbatch%' ORDER BY 1, 2;
+-- with TRIGGER granted, the owner of a pipeline tracks a table it does not
+-- own; its capture index belongs to the table's owner, and goes with mb_untrack
+GRANT TRIGGER ON not_mine TO mb_tracker;
+SET ROLE mb_tracker;
+SELECT mb_track('clicks_daily', 'not_mine', 'at');
+RESET ROLE;
+SELECT c.relname, c.relowner = t.relowner AS owned_by_table_owner
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
+ WHERE i.indrelid = 'not_mine'::regclass;
+SET ROLE mb_tracker;
+SELECT mb_untrack('clicks_daily', 'not_mine');
+RESET ROLE;
+SELECT count(*) AS indexes FROM pg_index WHERE indrelid = 'not_mine'::regclass;
 
--- a partitioned source gets a row trigger, cloned to its partitions: a
--- write straight into a partition is seen too
+-- a partitioned source gets the capture index and row triggers on every
+-- partition: a write straight into a partition is seen too
 SET ROLE mb_tracker;
 CREATE TABLE pclicks (at timestamptz, n int) PARTITION BY RANGE (at);
 CREATE TABLE pclicks_1 PARTITION OF pclicks FOR VALUES FROM ('2024-01-01') TO ('2024-01-06');

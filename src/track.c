@@ -205,6 +205,7 @@ static void FlushChanges(void);
 static Oid	TrackFunctionOid(void);
 static void CreateTriggers(Oid source, List *columns);
 static void DropCaptureIndexes(Oid source);
+static void DropObjects(Oid classid, List *oids);
 static bool IsCaptureIndex(Oid index, Oid am);
 static void SyncTriggers(Oid source, List *columns_before);
 static void DropTriggers(Oid source);
@@ -1044,7 +1045,6 @@ DropTriggers(Oid source)
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	List	   *doomed = NIL;
-	ListCell   *lc;
 
 	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(source));
@@ -1060,14 +1060,23 @@ DropTriggers(Oid source)
 	systable_endscan(scan);
 	table_close(pg_trigger, AccessShareLock);
 
-	foreach(lc, doomed)
+	DropObjects(TriggerRelationId, doomed);
+	DropCaptureIndexes(source);
+}
+
+/* DropObjects drops catalog objects of one class, as internal deletions. */
+static void
+DropObjects(Oid classid, List *oids)
+{
+	ListCell   *lc;
+
+	foreach(lc, oids)
 	{
 		ObjectAddress address;
 
-		ObjectAddressSet(address, TriggerRelationId, lfirst_oid(lc));
+		ObjectAddressSet(address, classid, lfirst_oid(lc));
 		performDeletion(&address, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
 	}
-	DropCaptureIndexes(source);
 }
 
 /*
@@ -1111,14 +1120,7 @@ DropCaptureIndexes(Oid source)
 		table_endscan(scan);
 		table_close(pg_class, AccessShareLock);
 	}
-
-	foreach(lc, doomed)
-	{
-		ObjectAddress address;
-
-		ObjectAddressSet(address, RelationRelationId, lfirst_oid(lc));
-		performDeletion(&address, DROP_RESTRICT, PERFORM_DELETION_INTERNAL);
-	}
+	DropObjects(RelationRelationId, doomed);
 }
 
 /* IsCaptureIndex tells whether an index is a capture index of the parent's */
