@@ -9,6 +9,7 @@ OBJS = \
 	src/grid.o \
 	src/catalog.o \
 	src/pipeline.o \
+	src/manage.o \
 	src/executor.o \
 	src/checks.o \
 	src/refresh.o \
@@ -16,6 +17,7 @@ OBJS = \
 	src/progress.o \
 	src/run.o \
 	src/runlock.o \
+	src/runrecord.o \
 	src/launcher.o \
 	src/lifecycle.o \
 	src/worker.o \

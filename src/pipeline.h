@@ -56,6 +56,7 @@ extern char *RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what)
 extern void PipelineCheckRunnable(Pipeline *pipeline);
 extern Oid	PipelineEventTimeType(Pipeline *pipeline);
 extern List *PipelineQueryColumns(Pipeline *pipeline);
+extern char *PipelineCheckQuery(const char *query, Pipeline *pipeline, List **columns);
 extern void PipelineCheckAllowReset(Pipeline *pipeline, const char *function);
 extern void QueryErrorPosition(void *arg);
 

@@ -51,7 +51,6 @@
 #include "catalog.h"
 #include "deps.h"
 #include "plan.h"
-#include "progress.h"
 
 static const char *const reason_names[REASON_COUNT] = {
 	"failed", "stale", "partial", "missing", "new", "lookback", "backfill", "waiting"
@@ -88,6 +87,20 @@ const char *
 WindowReasonName(WindowReason reason)
 {
 	return reason_names[reason];
+}
+
+/*
+ * PlanReportTruncated says, even with progress off, that a plan holds only
+ * the oldest of the windows waiting.
+ */
+void
+PlanReportTruncated(Pipeline *pipeline, RunPlan *plan)
+{
+	if (plan->truncated)
+		ereport(NOTICE,
+				(errmsg("%s: more windows wait than microbatch.max_windows_per_run (%d): this run takes the oldest %d",
+						pipeline->name, microbatch_max_windows_per_run, plan->nwindows),
+				 errhint("The next run goes on from there.")));
 }
 
 /* RunKindName returns the kind as microbatch.runs stores it. */
@@ -353,7 +366,7 @@ microbatch_plan(PG_FUNCTION_ARGS)
 	}
 
 	DepsHoldWaiting(pipeline, plan, false);
-	ProgressTruncated(pipeline, plan);
+	PlanReportTruncated(pipeline, plan);
 	InitMaterializedSRF(fcinfo, 0);
 	for (i = 0; i < plan->nwindows; i++)
 	{

@@ -54,5 +54,6 @@ extern int	microbatch_max_windows_per_run;
 extern RunPlan *PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to);
 extern const char *WindowReasonName(WindowReason reason);
 extern const char *RunKindName(RunKind kind);
+extern void PlanReportTruncated(Pipeline *pipeline, RunPlan *plan);
 
 #endif							/* MICROBATCH_PLAN_H */

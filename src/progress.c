@@ -86,20 +86,6 @@ FormatWindow(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 					FormatInZone(end, pipeline->grid.tz));
 }
 
-/*
- * ProgressTruncated says, even with progress off, that a plan holds only
- * the oldest of the windows waiting.
- */
-void
-ProgressTruncated(Pipeline *pipeline, RunPlan *plan)
-{
-	if (plan->truncated)
-		ereport(NOTICE,
-				(errmsg("%s: more windows wait than microbatch.max_windows_per_run (%d): this run takes the oldest %d",
-						pipeline->name, microbatch_max_windows_per_run, plan->nwindows),
-				 errhint("The next run goes on from there.")));
-}
-
 /* ProgressPlanned announces how many windows a run has and why. */
 void
 ProgressPlanned(Pipeline *pipeline, RunPlan *plan, const char *executor)
@@ -107,7 +93,7 @@ ProgressPlanned(Pipeline *pipeline, RunPlan *plan, const char *executor)
 	StringInfoData reasons;
 	int			r;
 
-	ProgressTruncated(pipeline, plan);
+	PlanReportTruncated(pipeline, plan);
 	if (!microbatch_progress)
 		return;
 	initStringInfo(&reasons);

@@ -33,7 +33,6 @@ typedef struct RunSummary
 
 extern bool microbatch_progress;
 
-extern void ProgressTruncated(Pipeline *pipeline, RunPlan *plan);
 extern void ProgressPlanned(Pipeline *pipeline, RunPlan *plan, const char *executor);
 extern void ProgressWindow(Pipeline *pipeline, RunSummary *summary, PlannedWindow *window,
 						   WindowOutcome *outcome);

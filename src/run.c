@@ -42,7 +42,7 @@
 #include "launcher.h"
 #include "run.h"
 #include "runlock.h"
-#include "track.h"
+#include "runrecord.h"
 
 int			microbatch_max_workers = 8;
 
@@ -59,41 +59,6 @@ PG_FUNCTION_INFO_V1(microbatch_retry);
 PG_FUNCTION_INFO_V1(microbatch_backfill);
 PG_FUNCTION_INFO_V1(microbatch_backfill_all);
 PG_FUNCTION_INFO_V1(microbatch_run_window);
-
-/*
- * RunSetup records the start of a run: it settles what dead earlier runs
- * (of this pipeline or any other that is not running) left marked running,
- * inserts the run's row, remembers how far the pipeline's state rows are
- * known to be contiguous, and moves the horizons of its tracked sources
- * to the windows it is about to process in full.  The caller holds the
- * run lock, commits, and then waits for the writers of the sources whose
- * horizon was raised (returned in context) before any window runs.
- */
-List *
-RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
-		 MemoryContext context)
-{
-	CatalogSettleDeadRuns(pipeline->id);
-	CatalogInsertRun(run_id, pipeline->id, RunKindName(plan->kind), plan->nwindows,
-					 leader_pid);
-	if (plan->kind == RUN_KIND_RUN)
-	{
-		CatalogAdvanceContiguous(pipeline->id, plan->contiguous_until);
-		TrackPrune(pipeline);
-	}
-	return HorizonAdvance(pipeline, plan->windows, plan->nwindows, context);
-}
-
-/* RunFinish records how a run ended. */
-void
-RunFinish(RunSummary *summary, int64 run_id)
-{
-	const char *status = summary->cancelled ? "cancelled" :
-		summary->failed > 0 ? "failed" : "succeeded";
-
-	CatalogFinishRun(run_id, status, summary->succeeded, summary->failed, summary->skipped,
-					 summary->rows_deleted, summary->rows_inserted);
-}
 
 /*
  * RunReportFailure ends a run in which windows failed with an ERROR that

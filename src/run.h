@@ -14,9 +14,6 @@
 
 extern int	microbatch_max_workers;
 
-extern List *RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
-					  MemoryContext context);
-extern void RunFinish(RunSummary *summary, int64 run_id);
 extern void RunReportFailure(Pipeline *pipeline, RunSummary *summary);
 
 #endif							/* MICROBATCH_RUN_H */

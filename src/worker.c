@@ -43,7 +43,7 @@
 #include "coalesce.h"
 #include "executor.h"
 #include "horizon.h"
-#include "run.h"
+#include "runrecord.h"
 #include "worker.h"
 
 static int	ClaimWindows(RunShared *shared, Pipeline *pipeline, int *n, bool *finalize);
