@@ -49,6 +49,9 @@ run_local() {
 			WERROR=1 "$@" 2>&1) | tee -a "$log"
 		return "${PIPESTATUS[0]}"
 	}
+	echo "== call layers (src/*.o)"
+	(bash test/check-calls.sh "$work" 2>&1 || echo "call cycle check failed") | tee -a "$log"
+	if grep -q "^call cycle" "$log"; then status=1; fi
 	echo "== pg_regress tests (sql/)"
 	run_make installcheck ISOLATION= TAP_TESTS= || status=1
 	echo "== isolation tests (test/specs/)"
@@ -137,7 +140,7 @@ run_matrix() {
 	echo
 	echo "==================== what the runners said"
 	for major in "${majors[@]}"; do
-		grep -E '^#? *All [0-9]+ tests passed|^#? *[0-9]+ of [0-9]+ tests failed|^Files=[0-9]+, Tests=|^Result: |skipped: ' \
+		grep -E '^#? *All [0-9]+ tests passed|^#? *[0-9]+ of [0-9]+ tests failed|^Files=[0-9]+, Tests=|^Result: |skipped: |^call (layers|cycle)' \
 			"$logs/test-$major.log" | sed "s/^ */PG $major: /"
 	done
 	echo
