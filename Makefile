@@ -6,6 +6,7 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).
 MODULE_big = microbatch
 OBJS = \
 	src/microbatch.o \
+	src/compat.o \
 	src/grid.o \
 	src/catalog.o \
 	src/pipeline.o \

@@ -43,6 +43,20 @@ sub start_slow_run
 	return ($session, $pid);
 }
 
+# wait_until_back waits for the server to accept queries again after a
+# crash restart: a psql started while it restarts can die before its query
+# is written (a broken pipe), so each attempt is its own eval
+sub wait_until_back
+{
+	for (1 .. 180)
+	{
+		my $up = eval { $node->safe_psql('postgres', 'SELECT 1') eq '1' };
+		return 1 if $up;
+		sleep 1;
+	}
+	return 0;
+}
+
 # settled checks what every fault must leave behind
 sub settled
 {
@@ -111,7 +125,7 @@ my $worker = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'microbatch worker' LIMIT 1");
 ok($worker > 0, 'found a worker to kill');
 kill 'KILL', $worker;
-$node->poll_query_until('postgres', 'SELECT 1', '1') or die 'server did not come back';
+wait_until_back() or die 'server did not come back';
 eval { $session->quit };
 # the killed window was not recorded as done, and the next run processes it
 # (a window in flight is never marked in the catalog: its transaction rolled back)
