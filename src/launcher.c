@@ -61,6 +61,7 @@ static void WaitForWorkers(LeaderState *leader, Pipeline *pipeline, RunSummary *
 static int	RelayFinished(LeaderState *leader, Pipeline *pipeline, RunSummary *summary,
 						  int relayed);
 static bool AllWorkersStopped(LeaderState *leader);
+static bool WaitsForUs(pid_t worker);
 static void CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline);
 static void ReportSelfDeadlock(Pipeline *pipeline, pid_t worker_pid);
 static void CancelWorkers(LeaderState *leader);
@@ -162,14 +163,53 @@ ReportSelfDeadlock(Pipeline *pipeline, pid_t worker_pid)
 			(errcode(ERRCODE_T_R_DEADLOCK_DETECTED),
 			 errmsg("run of pipeline \"%s\" waits for a lock held by its own transaction",
 					pipeline->name),
-			 errdetail("Background worker %d needs a lock that this session holds, so it can never finish.",
+			 errdetail("Background worker %d waits, directly or through another transaction, for a lock that this session holds, so it can never finish.",
 					   (int) worker_pid),
 			 errhint("Call mb_run outside the transaction that locked or changed the tables, or use mb_run_window inside it.")));
 }
 
 /*
- * CheckSelfDeadlock fails the run when a worker waits for a lock held by
- * this session's transaction: neither could ever go on.
+ * WaitsForUs tells whether a process waits for a lock this session holds,
+ * directly or through the processes it waits for: a run that moves the
+ * tracking horizon waits for the writers of a source (horizon.c), and such
+ * a writer may itself wait for this session's transaction.  The walk of
+ * the wait-for graph is bounded; it only starts from a worker that waits.
+ */
+static bool
+WaitsForUs(pid_t worker)
+{
+	List	   *todo = list_make1_int(worker);
+	List	   *seen = NIL;
+
+	while (todo != NIL && list_length(seen) < 32)
+	{
+		int			pid = linitial_int(todo);
+		ArrayType  *blockers;
+		int32	   *pids;
+		int			n;
+		int			j;
+
+		todo = list_delete_first(todo);
+		if (list_member_int(seen, pid))
+			continue;
+		seen = lappend_int(seen, pid);
+		blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
+														  Int32GetDatum(pid)));
+		pids = (int32 *) ARR_DATA_PTR(blockers);
+		n = ArrayGetNItems(ARR_NDIM(blockers), ARR_DIMS(blockers));
+		for (j = 0; j < n; j++)
+		{
+			if (pids[j] == MyProcPid)
+				return true;
+			todo = lappend_int(todo, pids[j]);
+		}
+	}
+	return false;
+}
+
+/*
+ * CheckSelfDeadlock fails the run when a worker waits, directly or not, for
+ * a lock held by this session's transaction: neither could ever go on.
  */
 static void
 CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline)
@@ -182,22 +222,11 @@ CheckSelfDeadlock(LeaderState *leader, Pipeline *pipeline)
 	for (i = 0; i < leader->nworkers; i++)
 	{
 		pid_t		pid;
-		ArrayType  *blockers;
-		int32	   *pids;
-		int			n;
-		int			j;
 
 		if (GetBackgroundWorkerPid(leader->handles[i], &pid) != BGWH_STARTED)
 			continue;
-		if (ask_citus && CitusWaitsForUs(pid))
+		if ((ask_citus && CitusWaitsForUs(pid)) || WaitsForUs(pid))
 			ReportSelfDeadlock(pipeline, pid);
-		blockers = DatumGetArrayTypeP(DirectFunctionCall1(pg_blocking_pids,
-														  Int32GetDatum(pid)));
-		pids = (int32 *) ARR_DATA_PTR(blockers);
-		n = ArrayGetNItems(ARR_NDIM(blockers), ARR_DIMS(blockers));
-		for (j = 0; j < n; j++)
-			if (pids[j] == MyProcPid)
-				ReportSelfDeadlock(pipeline, pid);
 	}
 }
 
