@@ -46,8 +46,9 @@
  * and shows as waiting for a virtualxid lock meanwhile.  Autovacuum and
  * index builds hold no write lock and are not waited for.  A caller that
  * wrote to a tracked source and then runs mb_run in the same transaction
- * would wait for itself; the leader sees its worker blocked on it and
- * fails the run (launcher.c).
+ * would wait for itself, and so would one whose transaction a writer waits
+ * for; the leader sees its worker blocked on it, directly or through that
+ * writer, and fails the run (launcher.c).
  *
  * mb_run_window runs inside the caller's transaction, which cannot commit a
  * raise before the window reads the sources.  It takes a SHARE lock on the
