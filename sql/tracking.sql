@@ -183,6 +183,12 @@ SELECT mb_track('clicks_daily', 'weights', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'w');
 SELECT mb_track('clicks_daily', 'clicks', 'at');
 SELECT mb_untrack('clicks_daily', 'weights');
+-- the capture's own parts refuse what they cannot do, with an errcode
+DO $$ BEGIN PERFORM microbatch.needs_mark('clicks', 42);
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE '% %', SQLSTATE, SQLERRM; END $$;
+DO $$ BEGIN CREATE INDEX clicks_capture_opts ON clicks USING microbatch_capture (at) WITH (fillfactor = 50);
+EXCEPTION WHEN OTHERS THEN RAISE NOTICE '% %', SQLSTATE, SQLERRM; END $$;
+SELECT count(*) AS indexes FROM pg_index WHERE indrelid = 'clicks'::regclass;
 RESET ROLE;
 CREATE TABLE not_mine (at timestamptz);
 SET ROLE mb_tracker;
