@@ -12,6 +12,7 @@ OBJS = \
 	src/pipeline.o \
 	src/manage.o \
 	src/executor.o \
+	src/revalidate.o \
 	src/checks.o \
 	src/refresh.o \
 	src/plan.o \
@@ -38,9 +39,9 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening
+REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
-ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon
+ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

@@ -70,6 +70,21 @@ extern void MicrobatchInitMaterializedSRF(FunctionCallInfo fcinfo);
 	index_insert((index), (keys), (nulls), (tid), (heap), (check), false, (info))
 #endif
 
+/*
+ * Parsing an interval without raising: a GUC check hook must never throw
+ * (16 brought soft errors to input functions; before, compat.c catches).
+ */
+#include "datatype/timestamp.h"
+extern bool MicrobatchParseInterval(const char *text, Interval *result);
+
+/* a GUC check hook's extra: malloc'd before 16, in GUC's own context since */
+#if PG_VERSION_NUM >= 160000
+#include "utils/guc.h"
+#define MicrobatchGucMalloc(size) guc_malloc(LOG, (size))
+#else
+#define MicrobatchGucMalloc(size) malloc(size)
+#endif
+
 /* 17 gave pg_locks' entries a whole virtual transaction id */
 #include "storage/lock.h"
 #if PG_VERSION_NUM >= 170000

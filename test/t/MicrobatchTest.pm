@@ -10,12 +10,13 @@ use Exporter 'import';
 
 our @EXPORT = qw(new_node create_events register_daily rollup_matches workers_left have_pg_cron);
 
-# new_node starts a cluster set up as the tests need, with extra settings.
+# new_node starts a cluster set up as the tests need, with extra settings
+# (conf) and options for initdb (init, such as allows_streaming => 1).
 sub new_node
 {
 	my ($name, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%{ $opts{init} // {} });
 	$node->append_conf('postgresql.conf', qq{
 max_worker_processes = 16
 timezone = 'UTC'
