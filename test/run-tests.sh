@@ -81,7 +81,9 @@ run_local() {
 	}
 	if [ -n "${2:-}" ]; then
 		echo "== building microbatch for $("$pg_config" --version) ($pg_config)"
-		{ run_make && run_make install; } || status=1
+		# from clean: objects built for another major would link (PGXS
+		# does not track the server's headers) and fail to load
+		{ run_make clean && run_make && run_make install; } || status=1
 	fi
 	echo "== call layers (src/*.o)"
 	(bash test/check-calls.sh "$work" 2>&1 || echo "call cycle check failed") | tee -a "$log"
