@@ -62,10 +62,12 @@ include $(PGXS)
 # include: a rule before it would become the default goal.)
 $(OBJS): $(wildcard src/*.h)
 
-# the majors src/compat.h knows and CI tests; anything else is refused
-SUPPORTED_MAJORS = 13 14 15 16 17 18
+# the majors src/compat.h knows: the ones CI tests (13 15 17 18 19) and
+# the two between them (14 16), which build but are not tested, so not
+# claimed; anything else is refused
+SUPPORTED_MAJORS = 13 14 15 16 17 18 19
 ifeq ($(filter $(MAJORVERSION),$(SUPPORTED_MAJORS)),)
-$(error microbatch supports PostgreSQL 13 to 18; $(PG_CONFIG) is PostgreSQL $(MAJORVERSION). Build against a supported server with make PG_CONFIG=/path/to/pg_config)
+$(error microbatch supports PostgreSQL 13, 15, 17, 18 and 19; $(PG_CONFIG) is PostgreSQL $(MAJORVERSION). Build against a supported server with make PG_CONFIG=/path/to/pg_config)
 endif
 
 # the docs go to their own directory: README.md and doc/*.md keep their names
