@@ -7,8 +7,9 @@
  * transaction, so readers see the old window or the new one:
  *
  *	  DELETE FROM target WHERE event_time >= $1 AND event_time < $2;
- *	  INSERT INTO target (columns) SELECT mb_q.* FROM (<query>) mb_q
- *	   WHERE microbatch.window_guard(mb_q.event_time::timestamptz, $1, $2);
+ *	  INSERT INTO target (columns)
+ *	  SELECT ..., CASE WHEN microbatch.window_guard(mb_q.event_time, $1, $2)
+ *					THEN mb_q.event_time END, ... FROM (<query>) mb_q;
  *	  INSERT INTO microbatch.windows ... ON CONFLICT DO UPDATE ...;
  *
  * The guard (guard.c) raises on the first row written whose event time
@@ -75,7 +76,7 @@
 
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
-static const char *EventTypeName(Oid type);
+static char *GuardedEventTime(WindowExecutor *executor, const char *event_time);
 static int	ExecuteInsert(SPIPlanPtr plan, Datum *bounds);
 static SPIPlanPtr PrepareKept(const char *sql, Oid *types, int options, const char *what);
 
@@ -126,12 +127,32 @@ WindowExecutorCreate(Pipeline *pipeline)
 		appendStringInfo(&sql, "%s%s", lc == list_head(columns) ? "" : ", ",
 						 quote_identifier(strVal(lfirst(lc))));
 	/* newlines keep a trailing "--" comment in the query from eating the rest */
-	if (executor->guarded)
-		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q "
-						 "WHERE microbatch.%s(mb_q.%s::%s%s, $1, $2)",
-						 pipeline->query, executor->on_citus ? "window_check" : "window_guard",
-						 event_time, EventTypeName(executor->shape.event_type),
-						 executor->shape.event_type == TIMESTAMPTZOID ? "" : "::pg_catalog.timestamptz");
+	if (executor->guarded && executor->on_citus)
+		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q WHERE microbatch.window_check(%s, $1, $2)",
+						 pipeline->query, GuardedEventTime(executor, event_time));
+	else if (executor->guarded)
+	{
+		/*
+		 * The guard sits in the select list, not in a WHERE clause: a qual
+		 * would be pushed into the query (into its HAVING, say) and change
+		 * its plan; a select-list expression is computed on the rows
+		 * written and leaves the query's plan the one it has alone.
+		 */
+		appendStringInfoString(&sql, ")\nSELECT ");
+		foreach(lc, columns)
+		{
+			const char *column = quote_identifier(strVal(lfirst(lc)));
+
+			if (lc != list_head(columns))
+				appendStringInfoString(&sql, ", ");
+			if (strcmp(strVal(lfirst(lc)), pipeline->event_time) == 0)
+				appendStringInfo(&sql, "CASE WHEN microbatch.window_guard(%s, $1, $2) THEN mb_q.%s END",
+								 GuardedEventTime(executor, event_time), column);
+			else
+				appendStringInfo(&sql, "mb_q.%s", column);
+		}
+		appendStringInfo(&sql, " FROM (\n%s\n) mb_q", pipeline->query);
+	}
 	else
 		appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "
 						 "SELECT pg_catalog.count(*), "
@@ -169,12 +190,19 @@ WindowExecutorDestroy(WindowExecutor *executor)
 	MemoryContextDelete(executor->window_context);
 }
 
-/* EventTypeName is the pg_catalog name of an event-time column's type. */
-static const char *
-EventTypeName(Oid type)
+/*
+ * GuardedEventTime is the expression the guard checks: the query's event
+ * time as the target's column will hold it, as a timestamptz.
+ */
+static char *
+GuardedEventTime(WindowExecutor *executor, const char *event_time)
 {
-	return type == DATEOID ? "pg_catalog.date" :
-		type == TIMESTAMPOID ? "pg_catalog.timestamp" : "pg_catalog.timestamptz";
+	Oid			type = executor->shape.event_type;
+
+	return psprintf("mb_q.%s::%s", event_time,
+					type == DATEOID ? "pg_catalog.date::pg_catalog.timestamptz" :
+					type == TIMESTAMPOID ? "pg_catalog.timestamp::pg_catalog.timestamptz" :
+					"pg_catalog.timestamptz");
 }
 
 /* PrepareKept prepares a statement with the given cursor options and keeps it. */
