@@ -122,22 +122,23 @@ foreach my $doc (@documented)
 	ok($catalog_texts{$text}, "doc/reference.md:$doc->{line}: the extension has $text");
 }
 
-# settings: the reference's table, and the README
-$node->safe_psql('postgres', "LOAD 'microbatch'");
+# settings (they exist once the library is loaded): the reference's table,
+# and the README
 my @settings = map { [ split /\|/ ] } split /\n/, $node->safe_psql('postgres', q{
 LOAD 'microbatch';
 SELECT name, boot_val, coalesce(unit, ''), context FROM pg_settings
  WHERE name LIKE 'microbatch.%' ORDER BY 1});
 ok(@settings >= 4, 'the library has its settings (' . scalar(@settings) . ')');
-my $reference = slurp_file("$root/doc/reference.md");
+my ($settings_section) = slurp_file("$root/doc/reference.md") =~ /^## Settings\n(.*?)(?=^## |\z)/ms
+  or die 'doc/reference.md has no Settings section';
 my $readme = slurp_file("$root/README.md");
 my %rows;
-$rows{$1} = [ $2, $3 ] while $reference =~ /^\|\s*`(microbatch\.\w+)`\s*\|\s*`?([^|`]*?)`?\s*\|(.*)\|\s*$/mg;
+$rows{$1} = [ $2, $3 ] while $settings_section =~ /^\|\s*`(microbatch\.\w+)`\s*\|\s*`?([^|`]*?)`?\s*\|(.*)\|\s*$/mg;
 foreach my $setting (@settings)
 {
 	my ($name, $default, $unit, $context) = @$setting;
 	my $row = $rows{$name};
-	ok($row, "doc/reference.md has a row for $name") or next;
+	ok($row, "doc/reference.md's Settings table has a row for $name") or next;
 	ok($row->[0] eq $default || $row->[0] eq "$default$unit" || $row->[0] eq "$default $unit",
 		"doc/reference.md gives the default of $name ($default$unit)") or diag("it says \"$row->[0]\"");
 	ok($row->[1] =~ /superuser/, "doc/reference.md says only a superuser may set $name")
