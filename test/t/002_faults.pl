@@ -117,12 +117,13 @@ finish('statement_timeout');
 
 # 3. kill -9 of a worker mid-window: the postmaster restarts every backend
 ($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')");
-my $running = $node->safe_psql('postgres',
-	"SELECT substring(query FROM '\\[([^,]+),') FROM pg_stat_activity
-	  WHERE backend_type = 'microbatch worker' AND wait_event = 'PgSleep' LIMIT 1");
+# the worker and its window from one row, the one that started its window
+# last (a worker that moved on would have its window recorded succeeded)
+my ($worker, $running) = split /\|/, $node->safe_psql('postgres',
+	"SELECT pid, substring(query FROM '\\[([^,]+),') FROM pg_stat_activity
+	  WHERE backend_type = 'microbatch worker' AND wait_event = 'PgSleep'
+	  ORDER BY query_start DESC LIMIT 1");
 ok($running ne '', 'the worker names the window it is processing');
-my $worker = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'microbatch worker' LIMIT 1");
 ok($worker > 0, 'found a worker to kill');
 kill9($node, $worker);
 wait_until_back() or die 'server did not come back';
