@@ -4,15 +4,25 @@
  *	  Pipelines that read other pipelines' targets: the dependency graph,
  *	  upstream-first order, waiting windows and self-reference.
  *
- * A pipeline depends on every pipeline whose target its query reads.  The
- * relations a query reads (its range table, with every subquery, CTE and
- * sublink) are stored in pipelines.reads at registration and whenever
- * mb_alter changes the query; the graph is built from those rows, so a
- * pipeline registered before its upstream depends on it as soon as the
- * upstream exists.  A new edge that closes a cycle is refused, naming it.
- * A pipeline that reads its own target (a running total) is not a cycle:
- * its windows depend on the windows before them, so they run one at a
- * time, oldest first.
+ * A pipeline depends on a pipeline whose target its query reads: names,
+ * or reads through a view, a parent or a partition (reads.c).  The
+ * relations a query names are stored in pipelines.reads when the query
+ * is stored (registration, mb_alter); they are looked
+ * through each time the graph is read, so a pipeline registered before
+ * its upstream depends on it as soon as the upstream exists, and a view
+ * replaced to read another table moves the edge at once.  A new edge
+ * that closes a cycle is refused, naming it.  A pipeline that reads its
+ * own target (a running total) is not a cycle: its windows depend on the
+ * windows before them, so they run one at a time, oldest first.
+ *
+ * Whose pipelines.  An edge is taken only to an upstream that is enabled
+ * and owned by a role the downstream's owner is a member of (what that
+ * owner could see and run).  Anyone may register a pipeline into a table
+ * they can write, and nobody else can run or enable it: another role's
+ * pipeline, or a disabled one, is no upstream, so it can never hold
+ * windows back; the downstream reads the table as it is (and tracking,
+ * if any, re-processes what a later replacement changes).  Cycles are
+ * checked over the disabled pipelines too, which mb_alter can enable.
  *
  * mb_run() of every pipeline runs them upstream first (a topological
  * order, ties by name) and skips, with a notice, the pipelines downstream
@@ -34,61 +44,58 @@
 
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "nodes/nodeFuncs.h"
+#include "utils/acl.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
 #include "deps.h"
+#include "reads.h"
 
 /* how many state rows the gap search reads at a time */
 #define GAP_CHUNK 10000
 
-static bool CollectRelations(Node *node, List **relids);
+/* which edges of the graph a question is about */
+typedef enum EdgeKind
+{
+	EDGES_TAKEN,				/* to enabled upstreams the owner may see */
+	EDGES_POSSIBLE				/* also to disabled ones, for the cycle check */
+} EdgeKind;
+
 static List *ReadGraph(void);
 static CatalogGraphNode *FindNode(List *graph, const char *name);
-static List *Upstreams(List *graph, CatalogGraphNode *node);
+static List *Upstreams(List *graph, CatalogGraphNode *node, EdgeKind kind);
 static bool FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to,
 					 List **path, int depth);
 static TimestampTz Frontier(Pipeline *upstream);
 static TimestampTz FirstGap(Pipeline *pipeline, TimestampTz until);
 
-/* CollectRelations adds every relation a query tree reads to *relids. */
-static bool
-CollectRelations(Node *node, List **relids)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, RangeTblEntry))
-	{
-		RangeTblEntry *rte = (RangeTblEntry *) node;
-
-		if (rte->rtekind == RTE_RELATION)
-			*relids = list_append_unique_oid(*relids, rte->relid);
-		return false;
-	}
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, CollectRelations, (void *) relids,
-								 QTW_EXAMINE_RTES_BEFORE);
-	return expression_tree_walker(node, CollectRelations, (void *) relids);
-}
-
-/* DepsQueryRelations lists the relations an analysed query reads. */
+/* DepsQueryRelations lists the relations an analysed query names. */
 List *
 DepsQueryRelations(Query *query)
 {
-	List	   *relids = NIL;
-
-	(void) CollectRelations((Node *) query, &relids);
-	return relids;
+	return ReadsOfQuery(query);
 }
 
-/* ReadGraph reads every pipeline's target and reads, or none before 0.3. */
+/*
+ * ReadGraph reads every pipeline's target, owner and reads, each read
+ * looked through (reads.c); none before 0.3.
+ */
 static List *
 ReadGraph(void)
 {
+	List	   *graph;
+	ListCell   *lc;
+
 	if (!CatalogHasTracking())
 		return NIL;
-	return CatalogReadGraph(CurrentMemoryContext);
+	graph = CatalogReadGraph(CurrentMemoryContext);
+	foreach(lc, graph)
+	{
+		CatalogGraphNode *node = lfirst(lc);
+
+		node->reads = ReadsExpand(node->reads);
+	}
+	return graph;
 }
 
 /* FindNode finds a pipeline of the graph by name. */
@@ -103,9 +110,13 @@ FindNode(List *graph, const char *name)
 	return NULL;
 }
 
-/* Upstreams lists the other pipelines whose target a pipeline reads. */
+/*
+ * Upstreams lists the other pipelines whose target a pipeline reads and
+ * whose owner its owner is a member of: with EDGES_TAKEN the enabled ones
+ * only, with EDGES_POSSIBLE the disabled ones too.
+ */
 static List *
-Upstreams(List *graph, CatalogGraphNode *node)
+Upstreams(List *graph, CatalogGraphNode *node, EdgeKind kind)
 {
 	List	   *upstreams = NIL;
 	ListCell   *lc;
@@ -115,7 +126,9 @@ Upstreams(List *graph, CatalogGraphNode *node)
 		CatalogGraphNode *other = lfirst(lc);
 
 		if (other != node && strcmp(other->name, node->name) != 0 &&
-			list_member_oid(node->reads, other->target))
+			list_member_oid(node->reads, other->target) &&
+			(kind == EDGES_POSSIBLE || other->enabled) &&
+			is_member_of_role(node->owner, other->owner))
 			upstreams = lappend(upstreams, other);
 	}
 	return upstreams;
@@ -136,7 +149,7 @@ FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to, List **path,
 	*path = lappend(*path, from);
 	if (from == to && depth > 0)
 		return true;
-	foreach(lc, Upstreams(graph, from))
+	foreach(lc, Upstreams(graph, from, EDGES_POSSIBLE))
 		if (FindPath(graph, lfirst(lc), to, path, depth + 1))
 			return true;
 	*path = list_delete_last(*path);
@@ -145,8 +158,8 @@ FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to, List **path,
 
 /*
  * DepsCheck refuses a query whose reads would close a cycle of pipelines,
- * naming it, and says so when the query reads its own target.  Nothing is
- * written.
+ * naming it, and says so when the query reads its own target (also
+ * through a view).  Nothing is written.
  */
 void
 DepsCheck(Pipeline *pipeline, List *reads)
@@ -164,7 +177,8 @@ DepsCheck(Pipeline *pipeline, List *reads)
 		graph = lappend(graph, node);
 	}
 	node->target = pipeline->target;
-	node->reads = reads;
+	node->owner = pipeline->owner;
+	node->reads = ReadsExpand(reads);
 
 	if (FindPath(graph, node, node, &path, 0))
 	{
@@ -181,14 +195,14 @@ DepsCheck(Pipeline *pipeline, List *reads)
 				 errdetail("Each pipeline reads the target of the next one."),
 				 errhint("Pipelines must form a chain or a tree; only a pipeline's own target may be read by its own query.")));
 	}
-	if (list_member_oid(reads, pipeline->target))
+	if (list_member_oid(node->reads, pipeline->target))
 		ereport(NOTICE,
 				(errmsg("pipeline \"%s\" reads its own target: its windows will run one at a time, oldest first",
 						pipeline->name),
 				 errdetail("Each window may depend on the windows before it, whatever max_parallel says.")));
 }
 
-/* DepsStore records the relations a pipeline's query reads. */
+/* DepsStore records the relations a pipeline's query names. */
 void
 DepsStore(Pipeline *pipeline, List *reads)
 {
@@ -220,7 +234,7 @@ DepsOrder(List *names)
 			bool		ready = true;
 
 			if (node != NULL)
-				foreach(up, Upstreams(graph, node))
+				foreach(up, Upstreams(graph, node, EDGES_TAKEN))
 				{
 					char	   *upstream = ((CatalogGraphNode *) lfirst(up))->name;
 					ListCell   *n;
@@ -260,7 +274,7 @@ DepsFailedUpstream(Pipeline *pipeline, List *failed_names)
 	node = FindNode(graph, pipeline->name);
 	if (node == NULL)
 		return NULL;
-	foreach(lc, Upstreams(graph, node))
+	foreach(lc, Upstreams(graph, node, EDGES_TAKEN))
 	{
 		char	   *upstream = ((CatalogGraphNode *) lfirst(lc))->name;
 		ListCell   *f;
@@ -272,7 +286,10 @@ DepsFailedUpstream(Pipeline *pipeline, List *failed_names)
 	return NULL;
 }
 
-/* DepsReadsOwnTarget tells whether the pipeline's query reads its own target. */
+/*
+ * DepsReadsOwnTarget tells whether the pipeline's query reads its own
+ * target, also through a view, a parent or a partition.
+ */
 bool
 DepsReadsOwnTarget(Pipeline *pipeline)
 {
@@ -358,7 +375,7 @@ UpstreamFrontiers(Pipeline *pipeline, TimestampTz **frontiers)
 	int			i = 0;
 
 	if (node != NULL)
-		foreach(lc, Upstreams(graph, node))
+		foreach(lc, Upstreams(graph, node, EDGES_TAKEN))
 		{
 			Pipeline   *upstream = CatalogReadPipeline(((CatalogGraphNode *) lfirst(lc))->name);
 

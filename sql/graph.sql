@@ -1,0 +1,127 @@
+-- The pipeline graph, exactly (issue 18): dependencies and self-reference
+-- through views and partitions, whose pipelines are upstreams, backfills
+-- upstream first and cascading, waiting reported, lag counting gaps
+SET timezone = 'UTC';
+SET datestyle = 'ISO, YMD';
+SET microbatch.progress = off;
+CREATE ROLE mb_graph;
+CREATE ROLE mb_graph_other;
+GRANT CREATE ON SCHEMA public TO mb_graph, mb_graph_other;
+SET ROLE mb_graph;
+CREATE TABLE g_events (at timestamptz, v int);
+INSERT INTO g_events SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 1 FROM generate_series(0, 71) i;
+-- the days a recomputation from scratch gives, to compare with
+CREATE VIEW g_truth AS SELECT date_trunc('day', at) AS day, sum(v)::bigint AS n FROM g_events GROUP BY 1;
+
+-- 1. A downstream that reads its upstream's target through a view (of a
+-- view) depends on it: it waits, and mb_run() runs the upstream first
+-- although the downstream's name comes first.
+CREATE TABLE g_hourly_t (hour timestamptz, n bigint);
+CREATE TABLE g_daily_t (day timestamptz, n bigint);
+CREATE VIEW g_hours AS SELECT hour, n FROM g_hourly_t;
+CREATE VIEW g_hours_v AS SELECT * FROM g_hours WHERE n IS NOT NULL;
+SELECT mb_register('g_a_daily', 'g_daily_t', 'day',
+       $$SELECT date_trunc('day', hour) AS day, sum(n)::bigint AS n FROM g_hours_v
+         WHERE hour >= $1 AND hour < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+SELECT mb_register('g_hourly', 'g_hourly_t', 'hour',
+       $$SELECT date_trunc('hour', at) AS hour, sum(v)::bigint AS n FROM g_events
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'hour', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+-- reads keeps what the query names; the view is looked through at every run
+SELECT name, reads FROM microbatch.pipelines WHERE name LIKE 'g\_%' ORDER BY 1;
+SELECT reason, count(*) FROM mb_plan('g_a_daily') GROUP BY 1;
+SELECT pipeline, waiting_on FROM microbatch.status WHERE pipeline LIKE 'g\_%' ORDER BY 1;
+SELECT pipeline, windows, succeeded FROM mb_run();
+SELECT count(*) AS wrong_days FROM g_daily_t d FULL JOIN g_truth t ON t.day = d.day
+ WHERE d.n IS DISTINCT FROM t.n;
+
+-- Replacing the view to read another pipeline's target moves the edge at
+-- once: the downstream now waits for that one and runs after it.
+CREATE TABLE g_tenfold_t (hour timestamptz, n bigint);
+SELECT mb_register('g_hourly_tenfold', 'g_tenfold_t', 'hour',
+       $$SELECT date_trunc('hour', at) AS hour, 10 * sum(v)::bigint AS n FROM g_events
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'hour', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+CREATE OR REPLACE VIEW g_hours AS SELECT hour, n FROM g_tenfold_t;
+SELECT mb_reset('g_a_daily');
+SELECT reason, count(*) FROM mb_plan('g_a_daily') GROUP BY 1;
+SELECT pipeline, waiting_on FROM microbatch.status WHERE pipeline = 'g_a_daily';
+SELECT pipeline, windows FROM mb_run();
+SELECT count(*) AS wrong_days FROM g_daily_t d FULL JOIN g_truth t ON t.day = d.day
+ WHERE d.n IS DISTINCT FROM 10 * t.n;
+
+-- A cycle through a view is refused, naming it.
+SELECT mb_alter('g_hourly_tenfold', query => $$SELECT day AS hour, n FROM g_daily_t
+         WHERE day >= $1 AND day < $2$$);
+
+-- A running total that reads its own target through a view is told at
+-- registration, and its windows run one at a time, oldest first.
+CREATE TABLE g_totals (day timestamptz, total bigint);
+CREATE VIEW g_totals_v AS SELECT day, total FROM g_totals;
+SELECT mb_register('g_running', 'g_totals', 'day',
+       $$SELECT $1 AS day,
+                coalesce((SELECT t.total FROM g_totals_v t WHERE t.day = $1 - interval '1 day'), 0)
+                + (SELECT count(*) FROM g_events e WHERE e.at >= $1 AND e.at < $2) AS total$$,
+       'day', '2024-01-01', end_at => '2024-01-04', max_parallel => 4) > 0 AS registered;
+SELECT windows, succeeded FROM mb_run('g_running', max_parallel => 4);
+SELECT day, total FROM g_totals ORDER BY 1;
+
+-- A downstream that reads a partition of its upstream's target depends on
+-- it: the upstream's rows are routed there.
+CREATE TABLE g_parted_t (hour timestamptz, n bigint) PARTITION BY RANGE (hour);
+CREATE TABLE g_parted_jan1 PARTITION OF g_parted_t FOR VALUES FROM ('2024-01-01') TO ('2024-01-02');
+CREATE TABLE g_parted_rest PARTITION OF g_parted_t FOR VALUES FROM ('2024-01-02') TO (MAXVALUE);
+CREATE TABLE g_first_day_t (day timestamptz, n bigint);
+SELECT mb_register('g_first_day', 'g_first_day_t', 'day',
+       $$SELECT date_trunc('day', hour) AS day, sum(n)::bigint AS n FROM g_parted_jan1
+         WHERE hour >= $1 AND hour < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-02') > 0 AS registered;
+SELECT mb_register('g_parted', 'g_parted_t', 'hour',
+       $$SELECT date_trunc('hour', at) AS hour, sum(v)::bigint AS n FROM g_events
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'hour', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+SELECT * FROM mb_plan('g_first_day');
+SELECT pipeline, windows FROM mb_run() WHERE pipeline IN ('g_parted', 'g_first_day');
+SELECT * FROM g_first_day_t;
+SELECT count(*) AS dropped FROM (SELECT mb_drop(name) FROM microbatch.pipelines WHERE name LIKE 'g\_%') d;
+
+-- 2. Whose pipelines are upstreams. Another role that may write a table
+-- mb_graph's pipeline reads registers a pipeline into it and never runs
+-- it: that pipeline is no upstream, and holds nothing back.
+CREATE TABLE g_shared (at timestamptz, v int);
+GRANT SELECT, INSERT, DELETE ON g_shared TO mb_graph_other;
+CREATE TABLE g_shared_daily_t (day timestamptz, n bigint);
+SELECT mb_register('g_shared_daily', 'g_shared_daily_t', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(v)::bigint AS n FROM g_shared
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+SET ROLE mb_graph_other;
+SELECT mb_register('g_squatter', 'g_shared', 'at',
+       $$SELECT at, 1 AS v FROM generate_series($1, $2 - interval '1 hour', interval '1 hour') at$$,
+       'day', '2024-01-01', end_at => '2024-01-04') > 0 AS registered;
+SET ROLE mb_graph;
+SELECT reason, count(*) FROM mb_plan('g_shared_daily') GROUP BY 1;
+SELECT pipeline, waiting_on FROM microbatch.status WHERE pipeline = 'g_shared_daily';
+-- once mb_graph is a member of its owner role, it is an upstream
+RESET ROLE;
+GRANT mb_graph_other TO mb_graph;
+SET ROLE mb_graph;
+SELECT reason, count(*) FROM mb_plan('g_shared_daily') GROUP BY 1;
+SELECT pipeline, waiting_on FROM microbatch.status WHERE pipeline = 'g_shared_daily';
+-- a disabled upstream is none either: mb_run() does not run it
+SELECT mb_alter('g_squatter', enabled => false);
+SELECT reason, count(*) FROM mb_plan('g_shared_daily') GROUP BY 1;
+SELECT pipeline, windows FROM mb_run('g_shared_daily');
+RESET ROLE;
+REVOKE mb_graph_other FROM mb_graph;
+SELECT mb_drop('g_squatter');
+SET ROLE mb_graph;
+SELECT mb_drop('g_shared_daily');
+
+SELECT count(*) AS dropped FROM (SELECT mb_drop(name) FROM microbatch.pipelines WHERE name LIKE 'g\_%') d;
+RESET ROLE;
+DROP TABLE g_events, g_hourly_t, g_daily_t, g_tenfold_t, g_totals, g_parted_t, g_first_day_t,
+  g_shared, g_shared_daily_t CASCADE;
+REVOKE CREATE ON SCHEMA public FROM mb_graph, mb_graph_other;
+DROP ROLE mb_graph, mb_graph_other;
