@@ -283,6 +283,17 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mb_alter(text, text, int, timestamptz, int, text, bool, timestamptz, bool, bool)
 	IS 'change the options of a pipeline that do not define its grid, move its begin_at, protect it from resets, coalesce its windows';
 
+-- Pipelines that feed pipelines (issue 18) ------------------------------------
+
+-- a backfill that cascades to the downstreams of the pipeline it backfills
+DROP PROCEDURE mb_backfill(text, timestamptz, timestamptz, int);
+CREATE PROCEDURE mb_backfill(name text, start_time timestamptz, end_time timestamptz,
+							 max_parallel int DEFAULT NULL, cascade bool DEFAULT false)
+AS 'MODULE_PATHNAME', 'microbatch_backfill'
+LANGUAGE C;
+COMMENT ON PROCEDURE mb_backfill(text, timestamptz, timestamptz, int, bool)
+	IS 'reprocess every window of a pipeline that overlaps [start_time, end_time); cascade then brings its downstreams up to date';
+
 -- Status ---------------------------------------------------------------------
 
 -- The status view, once for all of 0.3.  It leaks nothing to a caller's

@@ -119,9 +119,71 @@ SELECT mb_drop('g_squatter');
 SET ROLE mb_graph;
 SELECT mb_drop('g_shared_daily');
 
+-- 3. Backfills. CALL mb_backfill(start, end) runs upstream first: the
+-- downstream (named first) sees its upstream's new windows.
+CREATE TABLE g_weekly_t (week timestamptz, n bigint);
+SELECT mb_register('g_a_daily', 'g_daily_t', 'day',
+       $$SELECT date_trunc('day', hour) AS day, sum(n)::bigint AS n FROM g_hourly_t
+         WHERE hour >= $1 AND hour < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+SELECT mb_register('g_hourly', 'g_hourly_t', 'hour',
+       $$SELECT date_trunc('hour', at) AS hour, sum(v)::bigint AS n FROM g_events
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'hour', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+SELECT mb_register('g_a_weekly', 'g_weekly_t', 'week',
+       $$SELECT date_trunc('week', day) AS week, sum(n)::bigint AS n FROM g_daily_t
+         WHERE day >= $1 AND day < $2 GROUP BY 1$$,
+       'week', '2024-01-01', lookback => 0, end_at => '2024-01-08') > 0 AS registered;
+TRUNCATE g_hourly_t, g_daily_t;
+-- a downstream backfill processes only the windows whose upstream windows
+-- succeeded; the others wait, are reported, and get no state row
+CALL mb_backfill('g_hourly', '2024-01-01', '2024-01-02');
+SELECT * FROM mb_plan('g_a_daily', '2024-01-01', '2024-01-04');
+CALL mb_backfill('g_a_daily', '2024-01-01', '2024-01-04');
+SELECT window_start, status FROM microbatch.windows w JOIN microbatch.pipelines p ON p.id = w.pipeline_id
+ WHERE p.name = 'g_a_daily' ORDER BY 1;
+SELECT kind, windows_total, succeeded FROM microbatch.runs r JOIN microbatch.pipelines p ON p.id = r.pipeline_id
+ WHERE p.name = 'g_a_daily' ORDER BY run_id;
+-- a failed upstream window holds back the downstream window over it
+SELECT mb_alter('g_hourly', query => $$SELECT date_trunc('hour', at) AS hour,
+         (sum(v) / (extract(hour FROM $1)::int - 5))::bigint AS n
+         FROM g_events WHERE at >= $1 AND at < $2 GROUP BY 1$$, on_error => 'continue');
+CALL mb_backfill('g_hourly', '2024-01-02', '2024-01-03');
+SELECT * FROM mb_plan('g_a_daily', '2024-01-02', '2024-01-03');
+SELECT mb_alter('g_hourly', query => $$SELECT date_trunc('hour', at) AS hour, sum(v)::bigint AS n
+         FROM g_events WHERE at >= $1 AND at < $2 GROUP BY 1$$);
+-- every pipeline, upstream first: all three levels equal a recomputation
+CALL mb_backfill('2024-01-01', '2024-01-08');
+SELECT count(*) AS wrong_days FROM g_daily_t d FULL JOIN g_truth t ON t.day = d.day
+ WHERE d.n IS DISTINCT FROM t.n;
+SELECT * FROM g_weekly_t;
+
+-- cascade: changed source rows of two hours (not tracked) reach the day
+-- and the week through one call, and nothing else is replaced
+UPDATE g_events SET v = 5 WHERE at >= '2024-01-02 05:00' AND at < '2024-01-02 07:00';
+CALL mb_backfill('g_hourly', '2024-01-02 05:00', '2024-01-02 07:00', cascade => true);
+SELECT p.name, count(*) AS runs, sum(r.windows_total) AS windows
+  FROM microbatch.runs r JOIN microbatch.pipelines p ON p.id = r.pipeline_id
+ WHERE r.run_id > (SELECT max(run_id) - 3 FROM microbatch.runs) GROUP BY 1 ORDER BY 1;
+SELECT count(*) AS wrong_days FROM g_daily_t d FULL JOIN g_truth t ON t.day = d.day
+ WHERE d.n IS DISTINCT FROM t.n;
+SELECT * FROM g_weekly_t;
+-- without cascade only the named pipeline is backfilled, as before
+UPDATE g_events SET v = 1;
+CALL mb_backfill('g_hourly', '2024-01-02', '2024-01-03', 2);
+SELECT (SELECT n FROM g_daily_t WHERE day = '2024-01-02') AS daily_unchanged;
+-- a downstream that does not allow backfills stops the cascade, with a notice
+SELECT mb_alter('g_a_daily', allow_reset => false);
+CALL mb_backfill('g_hourly', '2024-01-02', '2024-01-03', cascade => true);
+SELECT mb_alter('g_a_daily', allow_reset => true);
+CALL mb_backfill('g_hourly', '2024-01-02', '2024-01-03', cascade => true);
+SELECT count(*) AS wrong_days FROM g_daily_t d FULL JOIN g_truth t ON t.day = d.day
+ WHERE d.n IS DISTINCT FROM t.n;
+SELECT * FROM g_weekly_t;
+
 SELECT count(*) AS dropped FROM (SELECT mb_drop(name) FROM microbatch.pipelines WHERE name LIKE 'g\_%') d;
 RESET ROLE;
 DROP TABLE g_events, g_hourly_t, g_daily_t, g_tenfold_t, g_totals, g_parted_t, g_first_day_t,
-  g_shared, g_shared_daily_t CASCADE;
+  g_shared, g_shared_daily_t, g_weekly_t CASCADE;
 REVOKE CREATE ON SCHEMA public FROM mb_graph, mb_graph_other;
 DROP ROLE mb_graph, mb_graph_other;

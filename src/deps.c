@@ -24,19 +24,23 @@
  * if any, re-processes what a later replacement changes).  Cycles are
  * checked over the disabled pipelines too, which mb_alter can enable.
  *
- * mb_run() of every pipeline runs them upstream first (a topological
- * order, ties by name) and skips, with a notice, the pipelines downstream
- * of one that failed or was skipped in the same call.
+ * mb_run() of every pipeline, and mb_backfill() of every pipeline, run
+ * them upstream first (a topological order, ties by name); mb_run() skips,
+ * with a notice, the pipelines downstream of one that failed or was
+ * skipped in the same call.
  *
  * Waiting.  An upstream U has succeeded through its frontier: the start of
  * its earliest window that has not succeeded in full, is stale, or was
  * never processed (or, with nothing left to do before its end_at, the end
- * of time).  A downstream window [s, e) is processed only once e <= the
- * frontier of every upstream; until then it is "waiting" in mb_plan and
- * left out of runs, which is neither a failure nor a skip.  The frontier
- * is read from indexed state: the high-water mark, the first window not
- * succeeded, the first stale window, and the first gap after
- * contiguous_until.
+ * of time).  A downstream window [s, e) of a run is processed only once
+ * e <= the frontier of every upstream.  A backfill or retry processes
+ * given windows, wherever they are: a window of it is processed only once
+ * every window of every upstream that overlaps [s, e) has succeeded in
+ * full and is not stale.  Other windows are "waiting" in mb_plan and left
+ * out of the run, with a notice naming the upstreams; this is neither a
+ * failure nor a skip, and nothing is recorded for them.  All of it is read
+ * from indexed state: the high-water mark, the windows not succeeded, the
+ * stale ones, and the gaps after contiguous_until.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,7 +55,7 @@
 #include "deps.h"
 #include "reads.h"
 
-/* how many state rows the gap search reads at a time */
+/* how many state rows the gap searches read at a time */
 #define GAP_CHUNK 10000
 
 /* which edges of the graph a question is about */
@@ -61,13 +65,25 @@ typedef enum EdgeKind
 	EDGES_POSSIBLE				/* also to disabled ones, for the cycle check */
 } EdgeKind;
 
+/* a range of upstream windows that have not succeeded */
+typedef struct Span
+{
+	TimestampTz start;
+	TimestampTz end;
+} Span;
+
 static List *ReadGraph(void);
+static bool NameIn(List *names, const char *name);
 static CatalogGraphNode *FindNode(List *graph, const char *name);
 static List *Upstreams(List *graph, CatalogGraphNode *node, EdgeKind kind);
 static bool FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to,
 					 List **path, int depth);
-static TimestampTz Frontier(Pipeline *upstream);
 static TimestampTz FirstGap(Pipeline *pipeline, TimestampTz until);
+static List *TakenUpstreams(Pipeline *pipeline);
+static List *UnfinishedSpans(Pipeline *upstream, TimestampTz from, TimestampTz to);
+static int	CompareSpans(const ListCell *a, const ListCell *b);
+static int	HoldBehindFrontier(Pipeline *upstream, RunPlan *plan, bool *waiting);
+static int	HoldOverlapping(Pipeline *upstream, RunPlan *plan, bool *waiting);
 
 /* DepsQueryRelations lists the relations an analysed query names. */
 List *
@@ -236,12 +252,8 @@ DepsOrder(List *names)
 			if (node != NULL)
 				foreach(up, Upstreams(graph, node, EDGES_TAKEN))
 				{
-					char	   *upstream = ((CatalogGraphNode *) lfirst(up))->name;
-					ListCell   *n;
-
-					foreach(n, left)
-						if (strcmp(lfirst(n), upstream) == 0)
-							ready = false;
+					if (NameIn(left, ((CatalogGraphNode *) lfirst(up))->name))
+						ready = false;
 				}
 			if (ready)
 			{
@@ -254,6 +266,74 @@ DepsOrder(List *names)
 	}
 	/* a cycle cannot be registered; should one exist, run the rest as listed */
 	return list_concat(ordered, left);
+}
+
+/* NameIn tells whether a list of names holds a name. */
+static bool
+NameIn(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(lfirst(lc), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * DepsDownstreams returns the enabled pipelines downstream of the named
+ * one, directly or through others, upstream first; the named one is not
+ * among them.
+ */
+List *
+DepsDownstreams(const char *name)
+{
+	List	   *graph = ReadGraph();
+	List	   *reached = list_make1(pstrdup(name));	/* of char * */
+	List	   *downstreams = NIL;
+	bool		grew = true;
+
+	while (grew)
+	{
+		ListCell   *lc;
+
+		grew = false;
+		CHECK_FOR_INTERRUPTS();
+		foreach(lc, graph)
+		{
+			CatalogGraphNode *node = lfirst(lc);
+			ListCell   *up;
+			bool		below = false;
+
+			if (!node->enabled || NameIn(reached, node->name))
+				continue;
+			foreach(up, Upstreams(graph, node, EDGES_TAKEN))
+				if (NameIn(reached, ((CatalogGraphNode *) lfirst(up))->name))
+					below = true;
+			if (below)
+			{
+				reached = lappend(reached, node->name);
+				downstreams = lappend(downstreams, node->name);
+				grew = true;
+			}
+		}
+	}
+	return DepsOrder(downstreams);
+}
+
+/* DepsUpstreamNames lists the names of a pipeline's upstreams. */
+List *
+DepsUpstreamNames(const char *name)
+{
+	List	   *graph = ReadGraph();
+	CatalogGraphNode *node = FindNode(graph, name);
+	List	   *names = NIL;
+	ListCell   *lc;
+
+	if (node != NULL)
+		foreach(lc, Upstreams(graph, node, EDGES_TAKEN))
+			names = lappend(names, ((CatalogGraphNode *) lfirst(lc))->name);
+	return names;
 }
 
 /*
@@ -327,98 +407,276 @@ FirstGap(Pipeline *pipeline, TimestampTz until)
 }
 
 /*
- * Frontier returns the instant an upstream has succeeded through: every
- * one of its windows before it succeeded in full and is not stale.
+ * DepsFrontier returns the instant a pipeline has processed through: every
+ * one of its windows before it has a state row and succeeded in full
+ * (with stale_counts, is not stale either).  A pipeline with nothing left
+ * to do before its end_at is done through the end of time (DT_NOEND).
  */
-static TimestampTz
-Frontier(Pipeline *upstream)
+TimestampTz
+DepsFrontier(Pipeline *pipeline, bool stale_counts)
 {
-	TimestampTz frontier;
+	TimestampTz through;
 	List	   *first;
+	bool		complete = false;
 
-	if (!CatalogHighWater(upstream->id, &frontier))
-		frontier = upstream->begin_at;
+	if (!CatalogHighWater(pipeline->id, &through))
+		through = pipeline->begin_at;
 
-	first = CatalogPendingWindows(upstream->id, upstream->begin_at, DT_NOEND, 1);
+	first = CatalogPendingWindows(pipeline->id, pipeline->begin_at, DT_NOEND, 1);
 	if (first != NIL)
 	{
 		WindowState *state = linitial(first);
 
-		if (upstream->has_end_at && strcmp(state->status, WINDOW_PARTIAL) == 0 &&
-			state->end >= upstream->end_at && state->start >= frontier)
-			frontier = DT_NOEND;	/* done through its end_at */
+		/* only the last window, cut at end_at, is left: done through end_at */
+		if (pipeline->has_end_at && strcmp(state->status, WINDOW_PARTIAL) == 0 &&
+			state->end >= pipeline->end_at && state->start >= through)
+			complete = true;
 		else
-			frontier = Min(frontier, state->start);
+			through = Min(through, state->start);
 	}
-	else if (upstream->has_end_at && frontier >= upstream->end_at)
-		frontier = DT_NOEND;
+	else if (pipeline->has_end_at && through >= pipeline->end_at)
+		complete = true;
+	if (complete)
+		through = pipeline->end_at;
 
-	first = CatalogStaleWindows(upstream->id, upstream->begin_at, DT_NOEND, 1);
-	if (first != NIL)
-		frontier = Min(frontier, ((WindowState *) linitial(first))->start);
-	if (frontier != DT_NOEND)
-		frontier = FirstGap(upstream, frontier);
-	return frontier;
+	if (stale_counts)
+	{
+		first = CatalogStaleWindows(pipeline->id, pipeline->begin_at, DT_NOEND, 1);
+		if (first != NIL)
+			through = Min(through, ((WindowState *) linitial(first))->start);
+	}
+	/* a window never processed before it: also when the rest is complete */
+	through = FirstGap(pipeline, through);
+	if (pipeline->has_end_at && through >= pipeline->end_at)
+		return DT_NOEND;
+	return through;
 }
 
-/*
- * UpstreamFrontiers returns the upstream pipelines of a pipeline, each with
- * its frontier in *frontiers (palloc'd, same order).
- */
+/* TakenUpstreams opens the upstream pipelines of a pipeline. */
 static List *
-UpstreamFrontiers(Pipeline *pipeline, TimestampTz **frontiers)
+TakenUpstreams(Pipeline *pipeline)
 {
-	List	   *graph = ReadGraph();
-	CatalogGraphNode *node = FindNode(graph, pipeline->name);
 	List	   *upstreams = NIL;
 	ListCell   *lc;
-	int			i = 0;
 
-	if (node != NULL)
-		foreach(lc, Upstreams(graph, node, EDGES_TAKEN))
-		{
-			Pipeline   *upstream = CatalogReadPipeline(((CatalogGraphNode *) lfirst(lc))->name);
+	foreach(lc, DepsUpstreamNames(pipeline->name))
+	{
+		Pipeline   *upstream = CatalogReadPipeline(lfirst(lc));
 
-			if (upstream != NULL)
-				upstreams = lappend(upstreams, upstream);
-		}
-	*frontiers = palloc(sizeof(TimestampTz) * Max(list_length(upstreams), 1));
-	foreach(lc, upstreams)
-		(*frontiers)[i++] = Frontier(lfirst(lc));
+		if (upstream != NULL)
+			upstreams = lappend(upstreams, upstream);
+	}
 	return upstreams;
 }
 
+/* CompareSpans orders spans by their start. */
+static int
+CompareSpans(const ListCell *a, const ListCell *b)
+{
+	Span	   *sa = lfirst(a);
+	Span	   *sb = lfirst(b);
+
+	if (sa->start != sb->start)
+		return sa->start < sb->start ? -1 : 1;
+	return 0;
+}
+
 /*
- * DepsHoldWaiting gives the reason "waiting" to every window of a run plan
- * that ends after some upstream's frontier, and with remove takes them out
- * of the plan: the run does not process them.
+ * UnfinishedSpans lists, by start, the windows of an upstream overlapping
+ * [from, to) that have not succeeded in full: failed, partial (unless cut
+ * at its end_at, for good), stale, or never processed (runs of those as
+ * one span).  The upstream has no windows before its begin_at or after
+ * its end_at: nothing to wait for there.
+ */
+static List *
+UnfinishedSpans(Pipeline *upstream, TimestampTz from, TimestampTz to)
+{
+	TimestampTz lo = GridFloor(&upstream->grid, Max(from, upstream->begin_at));
+	TimestampTz hi = upstream->has_end_at ? Min(to, upstream->end_at) : to;
+	List	   *spans = NIL;
+	List	   *recorded = NIL;
+	ListCell   *next_row = NULL;
+	bool		all_read = false;
+	Span	   *gap = NULL;
+	ListCell   *lc;
+	TimestampTz w;
+
+	if (lo >= hi)
+		return NIL;
+	foreach(lc, CatalogPendingWindows(upstream->id, lo, hi, PG_INT32_MAX))
+	{
+		WindowState *state = lfirst(lc);
+		Span	   *span;
+
+		if (upstream->has_end_at && strcmp(state->status, WINDOW_PARTIAL) == 0 &&
+			state->end >= upstream->end_at)
+			continue;
+		span = palloc(sizeof(Span));
+		span->start = state->start;
+		span->end = GridNext(&upstream->grid, state->start);
+		spans = lappend(spans, span);
+	}
+	foreach(lc, CatalogStaleWindows(upstream->id, lo, hi, PG_INT32_MAX))
+	{
+		Span	   *span = palloc(sizeof(Span));
+
+		span->start = ((WindowState *) lfirst(lc))->start;
+		span->end = GridNext(&upstream->grid, span->start);
+		spans = lappend(spans, span);
+	}
+
+	/* windows without a state row: only after contiguous_until */
+	for (w = Max(lo, upstream->contiguous_until); w < hi; w = GridNext(&upstream->grid, w))
+	{
+		CHECK_FOR_INTERRUPTS();
+		while (next_row && ((WindowState *) lfirst(next_row))->start < w)
+			next_row = lnext(recorded, next_row);
+		if (next_row == NULL && !all_read)
+		{
+			list_free_deep(recorded);
+			recorded = CatalogRecordedStarts(upstream->id, w, hi, GAP_CHUNK);
+			all_read = list_length(recorded) < GAP_CHUNK;
+			next_row = list_head(recorded);
+		}
+		if (next_row && ((WindowState *) lfirst(next_row))->start == w)
+		{
+			gap = NULL;
+			continue;
+		}
+		if (gap == NULL)
+		{
+			gap = palloc(sizeof(Span));
+			gap->start = w;
+			spans = lappend(spans, gap);
+		}
+		gap->end = GridNext(&upstream->grid, w);
+	}
+	list_free_deep(recorded);
+	list_sort(spans, CompareSpans);
+	return spans;
+}
+
+/*
+ * HoldBehindFrontier marks the windows of a run plan that end after an
+ * upstream's frontier, and returns how many it holds.
+ */
+static int
+HoldBehindFrontier(Pipeline *upstream, RunPlan *plan, bool *waiting)
+{
+	TimestampTz frontier = DepsFrontier(upstream, true);
+	int			held = 0;
+	int			i;
+
+	for (i = 0; i < plan->nwindows; i++)
+		if (plan->windows[i].end > frontier)
+		{
+			waiting[i] = true;
+			held++;
+		}
+	return held;
+}
+
+/*
+ * HoldOverlapping marks the windows of a plan that overlap an upstream
+ * window that has not succeeded, and returns how many it holds.  Both
+ * lists are ordered by start and the plan's windows do not overlap, so one
+ * pass over each does.
+ */
+static int
+HoldOverlapping(Pipeline *upstream, RunPlan *plan, bool *waiting)
+{
+	TimestampTz last_end = plan->windows[0].end;
+	List	   *spans;
+	ListCell   *next;
+	int			held = 0;
+	int			i;
+
+	for (i = 0; i < plan->nwindows; i++)
+		last_end = Max(last_end, plan->windows[i].end);
+	spans = UnfinishedSpans(upstream, plan->windows[0].start, last_end);
+	next = list_head(spans);
+	for (i = 0; i < plan->nwindows && next != NULL; i++)
+	{
+		PlannedWindow *window = &plan->windows[i];
+
+		/* spans that end before this window end before every later one */
+		while (next != NULL && ((Span *) lfirst(next))->end <= window->start)
+			next = lnext(spans, next);
+		if (next != NULL && ((Span *) lfirst(next))->start < window->end)
+		{
+			waiting[i] = true;
+			held++;
+		}
+	}
+	return held;
+}
+
+/*
+ * DepsHoldWaiting gives the reason "waiting" to every window of a plan
+ * that an upstream holds back: for a run, a window that ends after some
+ * upstream's frontier; for a backfill or a retry, a window that overlaps
+ * an upstream window that has not succeeded.  With remove it takes them
+ * out of the plan, which the run then does not process, and says in
+ * plan->nwaiting and plan->waiting_on how many wait and on which
+ * upstreams.
  */
 void
 DepsHoldWaiting(Pipeline *pipeline, RunPlan *plan, bool remove)
 {
-	TimestampTz *frontiers;
 	List	   *upstreams;
-	TimestampTz frontier = DT_NOEND;
+	bool	   *waiting;
+	int		   *held;
+	StringInfoData names;
+	ListCell   *lc;
 	int			i;
 	int			kept = 0;
+	int			nheld = 0;
 
-	if (plan->kind != RUN_KIND_RUN || plan->nwindows == 0)
+	if (plan->nwindows == 0)
 		return;
-	upstreams = UpstreamFrontiers(pipeline, &frontiers);
-	for (i = 0; i < list_length(upstreams); i++)
-		frontier = Min(frontier, frontiers[i]);
-	if (frontier == DT_NOEND)
+	upstreams = TakenUpstreams(pipeline);
+	if (upstreams == NIL)
 		return;
+
+	waiting = palloc0(sizeof(bool) * plan->nwindows);
+	held = palloc0(sizeof(int) * list_length(upstreams));
+	i = 0;
+	foreach(lc, upstreams)
+	{
+		if (plan->kind == RUN_KIND_RUN)
+			held[i] = HoldBehindFrontier(lfirst(lc), plan, waiting);
+		else
+			held[i] = HoldOverlapping(lfirst(lc), plan, waiting);
+		if (held[i] > 0)
+			nheld++;
+		i++;
+	}
+
+	/* the upstreams that hold windows, with how many each when several do */
+	initStringInfo(&names);
+	i = 0;
+	foreach(lc, upstreams)
+	{
+		if (held[i] > 0 && nheld == 1)
+			appendStringInfo(&names, "\"%s\"", ((Pipeline *) lfirst(lc))->name);
+		else if (held[i] > 0)
+			appendStringInfo(&names, "%s\"%s\" (%d window%s)", names.len > 0 ? ", " : "",
+							 ((Pipeline *) lfirst(lc))->name, held[i], held[i] == 1 ? "" : "s");
+		i++;
+	}
+	plan->waiting_on = names.data;
+	plan->nwaiting_upstreams = nheld;
 
 	for (i = 0; i < plan->nwindows; i++)
 	{
 		PlannedWindow *window = &plan->windows[i];
 
-		if (window->end > frontier)
+		if (waiting[i])
 		{
 			plan->reason_counts[window->reason]--;
 			window->reason = REASON_WAITING;
 			plan->reason_counts[REASON_WAITING]++;
+			plan->nwaiting++;
 			if (remove)
 				continue;
 		}
@@ -439,19 +697,18 @@ DepsHoldWaiting(Pipeline *pipeline, RunPlan *plan, bool remove)
 List *
 DepsWaitingOn(Pipeline *pipeline, RunPlan *plan)
 {
-	TimestampTz *frontiers;
-	List	   *upstreams = UpstreamFrontiers(pipeline, &frontiers);
 	List	   *names = NIL;
 	TimestampTz last_end = DT_NOBEGIN;
 	ListCell   *lc;
-	int			i = 0;
+	int			i;
 
 	for (i = 0; i < plan->nwindows; i++)
 		last_end = Max(last_end, plan->windows[i].end);
-	i = 0;
-	foreach(lc, upstreams)
+	if (plan->nwindows == 0)
+		return NIL;
+	foreach(lc, TakenUpstreams(pipeline))
 	{
-		if (frontiers[i++] < last_end)
+		if (DepsFrontier(lfirst(lc), true) < last_end)
 			names = lappend(names, ((Pipeline *) lfirst(lc))->name);
 	}
 	return names;
