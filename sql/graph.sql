@@ -150,6 +150,8 @@ SELECT mb_alter('g_hourly', query => $$SELECT date_trunc('hour', at) AS hour,
          FROM g_events WHERE at >= $1 AND at < $2 GROUP BY 1$$, on_error => 'continue');
 CALL mb_backfill('g_hourly', '2024-01-02', '2024-01-03');
 SELECT * FROM mb_plan('g_a_daily', '2024-01-02', '2024-01-03');
+-- and the failed window is where the upstream's lag runs from
+SELECT high_water, processed_through FROM microbatch.status WHERE pipeline = 'g_hourly';
 SELECT mb_alter('g_hourly', query => $$SELECT date_trunc('hour', at) AS hour, sum(v)::bigint AS n
          FROM g_events WHERE at >= $1 AND at < $2 GROUP BY 1$$);
 -- every pipeline, upstream first: all three levels equal a recomputation
@@ -181,9 +183,28 @@ SELECT count(*) AS wrong_days FROM g_daily_t d FULL JOIN g_truth t ON t.day = d.
  WHERE d.n IS DISTINCT FROM t.n;
 SELECT * FROM g_weekly_t;
 
+-- 4. Lag counts missing and failed windows: a pipeline whose last window
+-- is done but whose earlier ones are missing is not caught up.
+CREATE TABLE g_lagging_t (day timestamptz, n bigint);
+SELECT mb_register('g_lagging', 'g_lagging_t', 'day',
+       $$SELECT date_trunc('day', at) AS day, sum(v)::bigint AS n FROM g_events
+         WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+       'day', '2024-01-01', lookback => 0, end_at => '2024-01-04') > 0 AS registered;
+SELECT lag IS NULL AS no_lag_yet FROM microbatch.status WHERE pipeline = 'g_lagging';
+CALL mb_backfill('g_lagging', '2024-01-03', '2024-01-04');
+SELECT high_water, missing_windows, lag > interval '1 day' AS behind
+  FROM microbatch.status WHERE pipeline = 'g_lagging';
+CALL mb_backfill('g_lagging', '2024-01-01', '2024-01-02');
+SELECT lag > interval '1 day' AS behind FROM microbatch.status WHERE pipeline = 'g_lagging';
+-- lag runs from processed_through, the end of the contiguous processed prefix
+SELECT processed_through, now() - processed_through = lag AS lag_from_it
+  FROM microbatch.status WHERE pipeline = 'g_lagging';
+SELECT windows FROM mb_run('g_lagging');
+SELECT processed_through, lag = interval '0' AS caught_up FROM microbatch.status WHERE pipeline = 'g_lagging';
+
 SELECT count(*) AS dropped FROM (SELECT mb_drop(name) FROM microbatch.pipelines WHERE name LIKE 'g\_%') d;
 RESET ROLE;
 DROP TABLE g_events, g_hourly_t, g_daily_t, g_tenfold_t, g_totals, g_parted_t, g_first_day_t,
-  g_shared, g_shared_daily_t, g_weekly_t CASCADE;
+  g_weekly_t, g_shared, g_shared_daily_t, g_lagging_t CASCADE;
 REVOKE CREATE ON SCHEMA public FROM mb_graph, mb_graph_other;
 DROP ROLE mb_graph, mb_graph_other;
