@@ -302,6 +302,16 @@ LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION microbatch.processed_through(text)
 	IS 'the instant every window of a pipeline before it has succeeded in full: a missing or failed window holds it back';
 
+-- what every pipeline's query reads, analysed again as its owner with its
+-- search_path (deps.c); called once at the end of this script
+CREATE FUNCTION microbatch.recompute_reads()
+RETURNS int
+AS 'MODULE_PATHNAME', 'microbatch_recompute_reads'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION microbatch.recompute_reads()
+	IS 'stores again the relations every pipeline''s query reads, for the dependency graph; returns how many were stored';
+REVOKE ALL ON FUNCTION microbatch.recompute_reads() FROM PUBLIC;
+
 -- Status ---------------------------------------------------------------------
 
 -- The status view, once for all of 0.3.  It leaks nothing to a caller's
@@ -361,3 +371,8 @@ SELECT p.name AS pipeline,
   LEFT JOIN microbatch.cron_jobs() j ON j.pipeline OPERATOR(pg_catalog.=) p.name
  WHERE pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'MEMBER');
 COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run, last pg_cron job';
+
+-- Pipelines registered before 0.3 have no graph: read their queries again
+-- (issue 18), now that pipelines.reads and the functions above exist.
+-- Keep this last: it reads every pipeline through the whole 0.3 catalog.
+SELECT microbatch.recompute_reads();

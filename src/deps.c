@@ -7,7 +7,7 @@
  * A pipeline depends on a pipeline whose target its query reads: names,
  * or reads through a view, a parent or a partition (reads.c).  The
  * relations a query names are stored in pipelines.reads when the query
- * is stored (registration, mb_alter); they are looked
+ * is stored (registration, mb_alter, the update to 0.3); they are looked
  * through each time the graph is read, so a pipeline registered before
  * its upstream depends on it as soon as the upstream exists, and a view
  * replaced to read another table moves the edge at once.  A new edge
@@ -46,9 +46,15 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -84,6 +90,8 @@ static List *UnfinishedSpans(Pipeline *upstream, TimestampTz from, TimestampTz t
 static int	CompareSpans(const ListCell *a, const ListCell *b);
 static int	HoldBehindFrontier(Pipeline *upstream, RunPlan *plan, bool *waiting);
 static int	HoldOverlapping(Pipeline *upstream, RunPlan *plan, bool *waiting);
+
+PG_FUNCTION_INFO_V1(microbatch_recompute_reads);
 
 /* DepsQueryRelations lists the relations an analysed query names. */
 List *
@@ -712,4 +720,64 @@ DepsWaitingOn(Pipeline *pipeline, RunPlan *plan)
 			names = lappend(names, ((Pipeline *) lfirst(lc))->name);
 	}
 	return names;
+}
+
+/*
+ * microbatch.recompute_reads() stores again what every pipeline's query
+ * reads, each analysed as its owner with its search_path: the update to
+ * 0.3 calls it for the pipelines registered before there was a graph.  A
+ * pipeline whose query no longer analyses (a table or its owner dropped)
+ * keeps what it had, with a warning.  Returns how many were stored.
+ */
+Datum
+microbatch_recompute_reads(PG_FUNCTION_ARGS)
+{
+	MemoryContext caller_context = CurrentMemoryContext;
+	ResourceOwner caller_owner = CurrentResourceOwner;
+	ListCell   *lc;
+	int			stored = 0;
+
+	foreach(lc, CatalogAllPipelineNames())
+	{
+		Pipeline   *pipeline = CatalogReadPipeline(lfirst(lc));
+
+		if (pipeline == NULL)
+			continue;
+		if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(pipeline->owner)))
+		{
+			ereport(WARNING,
+					(errmsg("pipeline \"%s\" has no dependencies: its owner was dropped",
+							pipeline->name)));
+			continue;
+		}
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(caller_context);
+		PG_TRY();
+		{
+			DepsStore(pipeline, ReadsOfPipeline(pipeline));
+			ReleaseCurrentSubTransaction();
+			stored++;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *error;
+
+			MemoryContextSwitchTo(caller_context);
+			error = CopyErrorData();
+			if (error->sqlerrcode == ERRCODE_QUERY_CANCELED)
+				PG_RE_THROW();
+			FlushErrorState();
+			RollbackAndReleaseCurrentSubTransaction();
+			ereport(WARNING,
+					(errmsg("pipeline \"%s\" has no dependencies: its query does not analyse: %s",
+							pipeline->name, error->message),
+					 errhint("Store a working query with mb_alter('%s', query => ...).",
+							 pipeline->name)));
+			FreeErrorData(error);
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(caller_context);
+		CurrentResourceOwner = caller_owner;
+	}
+	PG_RETURN_INT32(stored);
 }

@@ -17,8 +17,10 @@
  *	 routed to T's partitions.
  *
  * This happens in two steps, at two times.  When a query is stored (at
- * registration and at mb_alter(query => ...)), the relations the analysed
- * query names are kept in pipelines.reads: every range table entry, with subqueries, CTEs and
+ * registration, at mb_alter(query => ...), and by the update from a
+ * version before 0.3, which analyses every stored query as its owner with
+ * its search_path), the relations the analysed query names are kept in
+ * pipelines.reads: every range table entry, with subqueries, CTEs and
  * sublinks.  Whenever the graph is read (every run, backfill, plan and
  * status row), each of them is expanded as above from the catalogs as
  * they are then.  So CREATE OR REPLACE VIEW that points a view at another
@@ -38,6 +40,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "rewrite/rewriteSupport.h"
@@ -46,6 +49,7 @@
 #include "utils/syscache.h"
 
 #include "reads.h"
+#include "sandbox.h"
 
 static bool CollectRelations(Node *node, List **relids);
 static List *ViewRelations(Oid view);
@@ -155,4 +159,24 @@ ReadsExpand(List *reads)
 		}
 	}
 	return seen;
+}
+
+/*
+ * ReadsOfPipeline analyses a pipeline's stored query the way its windows
+ * run it, as its owner with its search_path, and lists the relations it
+ * names.  An error (a query that no longer analyses) goes to the caller.
+ */
+List *
+ReadsOfPipeline(Pipeline *pipeline)
+{
+	Oid			param_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Sandbox		sandbox;
+	Query	   *analysed;
+	char	   *text;
+
+	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, NULL);
+	analysed = AnalyseSelect(pipeline->query, psprintf("query of pipeline \"%s\"", pipeline->name),
+							 param_types, NULL, &text);
+	SandboxLeave(&sandbox);
+	return ReadsOfQuery(analysed);
 }

@@ -14,5 +14,6 @@
 
 extern List *ReadsOfQuery(Query *query);
 extern List *ReadsExpand(List *reads);
+extern List *ReadsOfPipeline(Pipeline *pipeline);
 
 #endif							/* MICROBATCH_READS_H */
