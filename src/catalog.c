@@ -1414,8 +1414,8 @@ CatalogSetReads(int64 pipeline_id, List *relids)
 }
 
 /*
- * CatalogReadGraph lists every pipeline with its target and the relations
- * its query reads, by name.
+ * CatalogReadGraph lists every pipeline with its target, the relations its
+ * query names, whether it is enabled and its owner, by name.
  */
 List *
 CatalogReadGraph(MemoryContext context)
@@ -1426,7 +1426,8 @@ CatalogReadGraph(MemoryContext context)
 	uint64		i;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT id, name, target::pg_catalog.oid, reads::pg_catalog.oid[], enabled "
+	CatalogExecuteOnce("SELECT id, name, target::pg_catalog.oid, reads::pg_catalog.oid[], enabled, "
+					   "       owner::pg_catalog.oid "
 					   "FROM microbatch.pipelines ORDER BY name",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 	spi_context = MemoryContextSwitchTo(context);
@@ -1448,6 +1449,7 @@ CatalogReadGraph(MemoryContext context)
 		for (j = 0; j < n; j++)
 			node->reads = lappend_oid(node->reads, DatumGetObjectId(oids[j]));
 		node->enabled = DatumGetBool(GetDatum(tuple, desc, 5, &isnull));
+		node->owner = DatumGetObjectId(GetDatum(tuple, desc, 6, &isnull));
 		nodes = lappend(nodes, node);
 	}
 	MemoryContextSwitchTo(spi_context);

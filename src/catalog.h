@@ -66,6 +66,7 @@ typedef struct CatalogGraphNode
 	Oid			target;
 	List	   *reads;			/* of Oid: relations its query reads */
 	bool		enabled;
+	Oid			owner;
 } CatalogGraphNode;
 
 extern Oid	CatalogOwner(void);

@@ -20,6 +20,7 @@ typedef struct RunSummary
 	int			succeeded;
 	int			failed;
 	int			skipped;
+	int			waiting;		/* left out: held back by upstreams (deps.c) */
 	int64		rows_deleted;
 	int64		rows_inserted;
 	TimestampTz started_at;
