@@ -257,3 +257,63 @@ RESET ROLE;
 DROP TABLE not_mine;
 REVOKE CREATE ON SCHEMA public FROM mb_tracker;
 DROP ROLE mb_tracker, mb_writer;
+
+-- the ends of the range of timestamptz: a change there marks its window
+-- when a run can process it, and nothing (never an error) when no run can
+CREATE TABLE ancient (at timestamptz, n int);
+INSERT INTO ancient SELECT '4714-11-25 00:00:00+09 BC'::timestamptz + i * interval '1 hour', 1
+  FROM generate_series(0, 8 * 24 - 1) i;
+CREATE TABLE ancient_daily (day timestamptz, n bigint);
+SELECT mb_register('ancient_daily', 'ancient_daily', 'day',
+       $$SELECT $1 AS day, count(*) AS n FROM ancient WHERE at >= $1 AND at < $2 HAVING count(*) > 0$$,
+       'day', '4714-11-25 00:00:00+09 BC', lookback => 0, end_at => '4714-12-03 00:00:00+09 BC',
+       time_zone => 'Etc/GMT-9', track => true) > 0 AS registered;
+CREATE TABLE ancient_monthly (month timestamptz, n bigint);
+SELECT mb_register('ancient_monthly', 'ancient_monthly', 'month',
+       $$SELECT $1 AS month, sum(n)::bigint AS n FROM ancient_daily WHERE day >= $1 AND day < $2 HAVING count(*) > 0$$,
+       'month', '4714-12-01 00:00:00+00 BC', lookback => 0, end_at => '4713-03-01 00:00:00+00 BC',
+       track => true) > 0 AS registered;
+SELECT windows FROM mb_run('ancient_daily');
+SELECT windows FROM mb_run('ancient_monthly');
+SELECT * FROM ancient_monthly ORDER BY 1;
+-- the first legal instant falls into a day (UTC+9) that starts before it: no mark
+INSERT INTO ancient VALUES ('4714-11-24 00:00:00+00 BC', 100);
+-- late rows mark their days; replacing the day that straddles November and
+-- December marks December of the monthly pipeline, whose November starts
+-- before the first legal instant
+INSERT INTO ancient VALUES ('4714-11-30 16:00:00+00 BC', 1), ('4714-12-02 10:00:00+00 BC', 1);
+SELECT DISTINCT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines p ON p.id = s.pipeline_id ORDER BY 1, 2;
+SELECT windows FROM mb_run('ancient_daily');
+SELECT DISTINCT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines p ON p.id = s.pipeline_id ORDER BY 1, 2;
+SELECT windows FROM mb_run('ancient_monthly');
+SELECT * FROM ancient_monthly ORDER BY 1;
+-- the last legal instant: its day ends after the range, no mark
+UPDATE ancient SET at = '294276-12-31 23:59:59.999999+00' WHERE n = 100;
+DELETE FROM ancient WHERE n = 100;
+SELECT count(*) AS marks FROM microbatch.stale;
+-- sources tracked by pipelines that never ran (their horizon is infinity)
+-- capture every change: timestamp and date columns, in several zones
+CREATE TABLE extremes (local_at timestamp, day date);
+CREATE TABLE extremes_local (month timestamp, n bigint);
+SELECT mb_register('extremes_local', 'extremes_local', 'month',
+       $$SELECT $1::timestamp AS month, count(*) AS n FROM extremes WHERE local_at >= $1 AND local_at < $2$$,
+       'month', '2024-01-01 00:00-05', time_zone => 'America/New_York') > 0 AS registered;
+SELECT mb_track('extremes_local', 'extremes', 'local_at');
+CREATE TABLE extremes_weekly (week date, n bigint);
+SELECT mb_register('extremes_weekly', 'extremes_weekly', 'week',
+       $$SELECT $1::date AS week, count(*) AS n FROM extremes WHERE day >= $1 AND day < $2$$,
+       'week', '2024-01-01') > 0 AS registered;
+SELECT mb_track('extremes_weekly', 'extremes', 'day');
+INSERT INTO extremes VALUES ('4714-11-24 00:00:00 BC', '4714-11-24 BC'),
+  ('294276-12-31 23:59:59.999999', '294276-12-31'), ('294276-11-15 12:00', '5874897-12-31'),
+  ('infinity', 'infinity'), ('-infinity', '-infinity');
+COPY extremes FROM stdin;
+4714-11-24 00:00:00 BC	4714-11-24 BC
+294276-12-31 23:59:59.999999	294276-12-31
+\.
+UPDATE extremes SET local_at = local_at, day = day;
+DELETE FROM extremes;
+SELECT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT mb_drop(name) FROM microbatch.pipelines WHERE name IN ('ancient_daily', 'ancient_monthly', 'extremes_local', 'extremes_weekly');
+DROP TABLE ancient, ancient_daily, ancient_monthly, extremes, extremes_local, extremes_weekly;

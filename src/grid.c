@@ -59,9 +59,9 @@ static const NamedSize named_sizes[] = {
 };
 
 static bool ParseSpelledSize(const char *text, GridUnit *unit, int *minutes);
-static TimestampTz LocalToUtc(struct pg_tm *tm, pg_tz *tz);
-static void UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm);
-static void CacheLocalDay(Grid *grid, TimestampTz t);
+static bool LocalToUtc(struct pg_tm *tm, pg_tz *tz, TimestampTz *result);
+static bool UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm);
+static bool CacheLocalDay(Grid *grid, TimestampTz t);
 static void AddMonths(struct pg_tm *tm, int months);
 static pg_tz *ResolveZone(const char *time_zone);
 
@@ -284,99 +284,123 @@ GridCountEstimate(const Grid *grid, TimestampTz from, TimestampTz to)
 	return ceil((to - from) / (days * USECS_PER_DAY));
 }
 
-/* UtcToLocal breaks an instant into local calendar fields of a zone. */
-static void
+/*
+ * UtcToLocal breaks an instant into local calendar fields of a zone, or
+ * returns false when the local date is before the first day PostgreSQL
+ * can hold.
+ */
+static bool
 UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm)
 {
 	int			offset;
 	fsec_t		fsec;
 
-	if (timestamp2tm(t, &offset, tm, &fsec, NULL, tz) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+	return timestamp2tm(t, &offset, tm, &fsec, NULL, tz) == 0;
 }
 
 /*
- * LocalToUtc turns local calendar fields into an instant.  A local time that
+ * LocalToUtc turns local calendar fields into an instant, or returns false
+ * when the instant is out of the range of timestamptz.  A local time that
  * does not exist or exists twice is resolved the way PostgreSQL resolves it
  * for input ('2024-03-10 02:30' in New York is 03:30 EDT).
  */
-static TimestampTz
-LocalToUtc(struct pg_tm *tm, pg_tz *tz)
+static bool
+LocalToUtc(struct pg_tm *tm, pg_tz *tz, TimestampTz *result)
 {
 	int			offset = DetermineTimeZoneOffset(tm, tz);
-	TimestampTz result;
 
-	if (tm2timestamp(tm, 0, &offset, &result) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-	return result;
+	return tm2timestamp(tm, 0, &offset, result) == 0;
 }
 
-/* AddMonths moves local calendar fields by whole months, day 1 kept. */
+/*
+ * AddMonths moves local calendar fields by whole months, day 1 kept.  Years
+ * before 1 AD are zero or negative: the division rounds down, not to zero.
+ */
 static void
 AddMonths(struct pg_tm *tm, int months)
 {
 	int			m = tm->tm_year * 12 + (tm->tm_mon - 1) + months;
+	int			month = m % 12;
 
-	tm->tm_year = m / 12;
-	tm->tm_mon = m % 12 + 1;
+	if (month < 0)
+		month += 12;
+	tm->tm_year = (m - month) / 12;
+	tm->tm_mon = month + 1;
 }
 
-/* CacheLocalDay remembers the local day [midnight, next midnight) of t. */
-static void
+/*
+ * CacheLocalDay remembers the local day [midnight, next midnight) of t, or
+ * returns false, the cache left as it was, when either midnight is out of
+ * the range of timestamptz (the first and last local day of the range).
+ */
+static bool
 CacheLocalDay(Grid *grid, TimestampTz t)
 {
 	struct pg_tm tm;
 	int			jd;
+	TimestampTz day_start;
+	TimestampTz day_end;
 
 	if (t >= grid->day_start && t < grid->day_end)
-		return;
-	UtcToLocal(t, grid->tz, &tm);
+		return true;
+	if (!UtcToLocal(t, grid->tz, &tm))
+		return false;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
-	grid->day_start = LocalToUtc(&tm, grid->tz);
+	if (!LocalToUtc(&tm, grid->tz, &day_start))
+		return false;
 
 	/*
 	 * Where clocks fall back across midnight, local midnight exists twice and
 	 * resolves to the later instant: t then still belongs to the day before.
 	 */
-	if (t < grid->day_start)
+	if (t < day_start)
 	{
-		grid->day_end = grid->day_start;
+		day_end = day_start;
 		j2date(jd - 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-		grid->day_start = LocalToUtc(&tm, grid->tz);
-		return;
+		if (!LocalToUtc(&tm, grid->tz, &day_start))
+			return false;
 	}
-	j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-	grid->day_end = LocalToUtc(&tm, grid->tz);
+	else
+	{
+		j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		if (!LocalToUtc(&tm, grid->tz, &day_end))
+			return false;
+	}
+	grid->day_start = day_start;
+	grid->day_end = day_end;
+	return true;
 }
 
-/* GridFloor returns the start of the window that contains t. */
-TimestampTz
-GridFloor(Grid *grid, TimestampTz t)
+/*
+ * WindowStart finds the start of the window that contains t, or returns
+ * false when it is out of the range of timestamptz.
+ */
+static bool
+WindowStart(Grid *grid, TimestampTz t, TimestampTz *start)
 {
 	struct pg_tm tm;
 	int			jd;
 
+	if (!CacheLocalDay(grid, t))
+		return false;
 	if (grid->unit == GRID_MINUTES)
 	{
 		int64		step = (int64) grid->minutes * USECS_PER_MINUTE;
 
-		CacheLocalDay(grid, t);
-		return grid->day_start + ((t - grid->day_start) / step) * step;
+		*start = grid->day_start + ((t - grid->day_start) / step) * step;
+		return true;
 	}
 
 	/* calendar units start at a local midnight: floor t's local day first */
-	CacheLocalDay(grid, t);
-	UtcToLocal(grid->day_start, grid->tz, &tm);
+	if (!UtcToLocal(grid->day_start, grid->tz, &tm))
+		return false;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	switch (grid->unit)
 	{
 		case GRID_DAY:
-			return grid->day_start;
+			*start = grid->day_start;
+			return true;
 		case GRID_WEEK:
 			/* j2day: 0 = Sunday; ISO weeks start on Monday */
 			jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
@@ -397,48 +421,114 @@ GridFloor(Grid *grid, TimestampTz t)
 		case GRID_MINUTES:
 			pg_unreachable();
 	}
-	return LocalToUtc(&tm, grid->tz);
+	return LocalToUtc(&tm, grid->tz, start);
+}
+
+/*
+ * UnitEnd finds the start of the grid's next calendar unit after the local
+ * date of t: the next local midnight for windows of a day or less, the
+ * next Monday, or the next 1st of a month, of a quarter or of January.
+ * Returns false when it is out of the range of timestamptz.
+ */
+static bool
+UnitEnd(Grid *grid, TimestampTz t, TimestampTz *end)
+{
+	struct pg_tm tm;
+	int			jd;
+
+	if (!UtcToLocal(t, grid->tz, &tm))
+		return false;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
+	switch (grid->unit)
+	{
+		case GRID_MINUTES:
+		case GRID_DAY:
+			j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			break;
+		case GRID_WEEK:
+			/* j2day: 0 = Sunday; ISO weeks start on Monday */
+			j2date(jd + 7 - (j2day(jd) + 6) % 7, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			break;
+		case GRID_MONTH:
+			tm.tm_mday = 1;
+			AddMonths(&tm, 1);
+			break;
+		case GRID_QUARTER:
+			tm.tm_mday = 1;
+			tm.tm_mon = ((tm.tm_mon - 1) / 3) * 3 + 1;
+			AddMonths(&tm, 3);
+			break;
+		case GRID_YEAR:
+			tm.tm_mday = 1;
+			tm.tm_mon = 1;
+			AddMonths(&tm, 12);
+			break;
+	}
+	return LocalToUtc(&tm, grid->tz, end);
+}
+
+/*
+ * WindowEnd finds the end of the window that starts at window_start, or
+ * returns false when it is out of the range of timestamptz.
+ */
+static bool
+WindowEnd(Grid *grid, TimestampTz window_start, TimestampTz *end)
+{
+	if (grid->unit != GRID_MINUTES)
+		return UnitEnd(grid, window_start, end);
+	if (!CacheLocalDay(grid, window_start))
+		return false;
+	*end = Min(window_start + (int64) grid->minutes * USECS_PER_MINUTE, grid->day_end);
+	return true;
+}
+
+/* OutOfRange reports a window bound that timestamptz cannot hold. */
+static void
+OutOfRange(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("timestamp out of range")));
+}
+
+/* GridFloor returns the start of the window that contains t. */
+TimestampTz
+GridFloor(Grid *grid, TimestampTz t)
+{
+	TimestampTz start;
+
+	if (!WindowStart(grid, t, &start))
+		OutOfRange();
+	return start;
 }
 
 /* GridNext returns the end of the window that starts at window_start. */
 TimestampTz
 GridNext(Grid *grid, TimestampTz window_start)
 {
-	struct pg_tm tm;
-	int			jd;
+	TimestampTz end;
 
-	if (grid->unit == GRID_MINUTES)
-	{
-		TimestampTz end;
+	if (!WindowEnd(grid, window_start, &end))
+		OutOfRange();
+	return end;
+}
 
-		CacheLocalDay(grid, window_start);
-		end = window_start + (int64) grid->minutes * USECS_PER_MINUTE;
-		return Min(end, grid->day_end);
-	}
-
-	UtcToLocal(window_start, grid->tz, &tm);
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	switch (grid->unit)
-	{
-		case GRID_DAY:
-		case GRID_WEEK:
-			jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) +
-				(grid->unit == GRID_DAY ? 1 : 7);
-			j2date(jd, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-			break;
-		case GRID_MONTH:
-			AddMonths(&tm, 1);
-			break;
-		case GRID_QUARTER:
-			AddMonths(&tm, 3);
-			break;
-		case GRID_YEAR:
-			AddMonths(&tm, 12);
-			break;
-		case GRID_MINUTES:
-			pg_unreachable();
-	}
-	return LocalToUtc(&tm, grid->tz);
+/*
+ * GridWindowOf finds the window [start, end) that contains t.  It returns
+ * false when a bound of that window is out of the range of timestamptz (a
+ * window of the first or last days of the range, which no run can
+ * process: GridFloor and GridNext refuse it), with end set to where the
+ * next window starts, or to infinity when no window follows.
+ */
+bool
+GridWindowOf(Grid *grid, TimestampTz t, TimestampTz *start, TimestampTz *end)
+{
+	if (!TIMESTAMP_NOT_FINITE(t) && WindowStart(grid, t, start) && WindowEnd(grid, *start, end))
+		return true;
+	if (TIMESTAMP_NOT_FINITE(t) || !UnitEnd(grid, t, end) || *end <= t)
+		*end = DT_NOEND;
+	return false;
 }
 
 /* GridPrev returns the start of the window just before window_start. */

@@ -43,6 +43,7 @@ extern double GridCountEstimate(const Grid *grid, TimestampTz from, TimestampTz 
 extern TimestampTz GridFloor(Grid *grid, TimestampTz t);
 extern TimestampTz GridNext(Grid *grid, TimestampTz window_start);
 extern TimestampTz GridPrev(Grid *grid, TimestampTz window_start);
+extern bool GridWindowOf(Grid *grid, TimestampTz t, TimestampTz *start, TimestampTz *end);
 extern void GridCheckFinite(TimestampTz t, const char *what);
 extern Oid	GridCheckEventColumn(Oid relid, const char *column);
 

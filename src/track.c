@@ -360,9 +360,12 @@ EventInstant(Datum value, Oid type, Grid *grid, TimestampTz *instant)
 		/* timestamp and date are local times in the pipeline's zone */
 		if (type == DATEOID)
 		{
-			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+			DateADT		date = DatumGetDateADT(value);
+
+			/* a date past the last day of timestamp falls into no window */
+			if (DATE_NOT_FINITE(date) || date >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
 				return false;
-			local = date2timestamp_no_overflow(DatumGetDateADT(value));
+			local = (Timestamp) date * USECS_PER_DAY;
 		}
 		else
 			local = DatumGetTimestamp(value);
@@ -477,6 +480,7 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 	Tracker    *tracker = &trackers[rt->tracker];
 	TimestampTz instant;
 	TimestampTz start;
+	TimestampTz end;
 
 	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant) ||
 		instant >= tracker->row.horizon)
@@ -485,8 +489,10 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 		return;
 	if (SkipForReplacement(tracker))
 		return;
-	start = GridFloor(&tracker->grid, instant);
-	AddChange(rt->tracker, start, GridNext(&tracker->grid, start));
+	/* at the very ends of the range of timestamptz: a window no run processes */
+	if (!GridWindowOf(&tracker->grid, instant, &start, &end))
+		return;
+	AddChange(rt->tracker, start, end);
 }
 
 /* CollectTuple adds the windows of one row's event time, for every tracker. */
@@ -829,14 +835,18 @@ TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 	{
 		Tracker    *tracker = &trackers[i];
 		TimestampTz w;
+		TimestampTz next;
 
 		if (tracker->row.source != pipeline->target ||
 			tracker->row.pipeline_id == pipeline->id ||
 			strcmp(tracker->row.event_time, pipeline->event_time) != 0)
 			continue;
-		for (w = GridFloor(&tracker->grid, start); w < end; w = GridNext(&tracker->grid, w))
+		for (next = start; next < end;)
 		{
 			CHECK_FOR_INTERRUPTS();
+			/* a window out of the range of timestamptz is never processed */
+			if (!GridWindowOf(&tracker->grid, next, &w, &next))
+				continue;
 			if (n == capacity)
 			{
 				capacity *= 2;
