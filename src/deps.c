@@ -35,6 +35,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -47,8 +48,9 @@ static bool CollectRelations(Node *node, List **relids);
 static List *ReadGraph(void);
 static CatalogGraphNode *FindNode(List *graph, const char *name);
 static List *Upstreams(List *graph, CatalogGraphNode *node);
-static bool FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to,
-					 List **path, int depth);
+static List **UpstreamIndex(CatalogGraphNode **nodes, int n);
+static bool FindPath(CatalogGraphNode **nodes, List **upstreams, bool *visited, int from,
+					 int to, List **path);
 static TimestampTz Frontier(Pipeline *upstream);
 static TimestampTz FirstGap(Pipeline *pipeline, TimestampTz until);
 
@@ -121,24 +123,95 @@ Upstreams(List *graph, CatalogGraphNode *node)
 	return upstreams;
 }
 
+/* the pipelines of the graph that write one target */
+typedef struct TargetWriters
+{
+	Oid			target;			/* the key */
+	List	   *nodes;			/* of int: positions in the graph */
+} TargetWriters;
+
 /*
- * FindPath looks for a chain of dependencies from "from" to "to" and, when
- * there is one, leaves it in *path (from first).
+ * UpstreamIndex lists, for the pipeline at each position of the graph, the
+ * positions of its upstreams in graph order (as Upstreams would): one pass
+ * puts the targets into a hash table, one looks up the reads, so building
+ * it costs the size of the graph, not its square.
+ */
+static List **
+UpstreamIndex(CatalogGraphNode **nodes, int n)
+{
+	List	  **upstreams = palloc0(sizeof(List *) * Max(n, 1));
+	HASHCTL		ctl;
+	HTAB	   *targets;
+	int			i;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(TargetWriters);
+	ctl.hcxt = CurrentMemoryContext;
+	targets = hash_create("microbatch targets", Max(n, 16), &ctl,
+						  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	for (i = 0; i < n; i++)
+	{
+		bool		found;
+		TargetWriters *entry = hash_search(targets, &nodes[i]->target, HASH_ENTER, &found);
+
+		if (!found)
+			entry->nodes = NIL;
+		entry->nodes = lappend_int(entry->nodes, i);
+	}
+	for (i = 0; i < n; i++)
+	{
+		ListCell   *read;
+
+		foreach(read, nodes[i]->reads)
+		{
+			Oid			relid = lfirst_oid(read);
+			TargetWriters *entry = hash_search(targets, &relid, HASH_FIND, NULL);
+			ListCell   *lc;
+
+			if (entry == NULL)
+				continue;
+			foreach(lc, entry->nodes)
+				if (lfirst_int(lc) != i && strcmp(nodes[lfirst_int(lc)]->name, nodes[i]->name) != 0)
+					upstreams[i] = list_append_unique_int(upstreams[i], lfirst_int(lc));
+		}
+		list_sort(upstreams[i], list_int_cmp);
+	}
+	hash_destroy(targets);
+	return upstreams;
+}
+
+/*
+ * FindPath looks, depth first, for a chain of upstreams from the pipeline
+ * at position "from" to the one at "to" and, when there is one, leaves it
+ * in *path (from first).  A pipeline already visited leads nowhere new, so
+ * each is expanded once: the search costs the size of the graph, however
+ * many paths a deep graph has.
  */
 static bool
-FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to, List **path, int depth)
+FindPath(CatalogGraphNode **nodes, List **upstreams, bool *visited, int from, int to,
+		 List **path)
 {
 	ListCell   *lc;
 
+	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
-	if (depth > list_length(graph) + 1)
-		return false;
-	*path = lappend(*path, from);
-	if (from == to && depth > 0)
-		return true;
-	foreach(lc, Upstreams(graph, from))
-		if (FindPath(graph, lfirst(lc), to, path, depth + 1))
+	*path = lappend(*path, nodes[from]);
+	foreach(lc, upstreams[from])
+	{
+		int			up = lfirst_int(lc);
+
+		if (up == to)
+		{
+			*path = lappend(*path, nodes[to]);
 			return true;
+		}
+		if (visited[up])
+			continue;
+		visited[up] = true;
+		if (FindPath(nodes, upstreams, visited, up, to, path))
+			return true;
+	}
 	*path = list_delete_last(*path);
 	return false;
 }
@@ -153,7 +226,11 @@ DepsCheck(Pipeline *pipeline, List *reads)
 {
 	List	   *graph = ReadGraph();
 	CatalogGraphNode *node = FindNode(graph, pipeline->name);
+	CatalogGraphNode **nodes;
 	List	   *path = NIL;
+	ListCell   *lc;
+	int			n = 0;
+	int			self = -1;
 
 	if (!CatalogHasTracking())
 		return;
@@ -166,10 +243,16 @@ DepsCheck(Pipeline *pipeline, List *reads)
 	node->target = pipeline->target;
 	node->reads = reads;
 
-	if (FindPath(graph, node, node, &path, 0))
+	nodes = palloc(sizeof(CatalogGraphNode *) * list_length(graph));
+	foreach(lc, graph)
+	{
+		if (lfirst(lc) == node)
+			self = n;
+		nodes[n++] = lfirst(lc);
+	}
+	if (FindPath(nodes, UpstreamIndex(nodes, n), palloc0(sizeof(bool) * n), self, self, &path))
 	{
 		StringInfoData cycle;
-		ListCell   *lc;
 
 		initStringInfo(&cycle);
 		foreach(lc, path)
