@@ -182,6 +182,17 @@ SELECT mb_track('clicks_daily', 'clicks_view', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'w');
 SELECT mb_track('clicks_daily', 'clicks', 'at');
+-- a temporary table goes with its session: refused, and track => true passes it by
+CREATE TEMP TABLE clicks_temp (at timestamptz, n int);
+SELECT mb_track('clicks_daily', 'clicks_temp', 'at');
+CREATE TABLE clicks_from_temp (at timestamptz, n int);
+SELECT mb_register('clicks_from_temp', 'clicks_from_temp', 'at',
+       $$SELECT at, n FROM clicks_temp WHERE at >= $1 AND at < $2$$,
+       'day', '2024-01-01', track => true) > 0 AS registered;
+SELECT count(*) AS temp_sources FROM microbatch.sources WHERE source = 'clicks_temp'::regclass;
+SELECT count(*) AS temp_triggers FROM pg_trigger WHERE tgrelid = 'clicks_temp'::regclass;
+SELECT mb_drop('clicks_from_temp');
+DROP TABLE clicks_temp, clicks_from_temp;
 SELECT mb_untrack('clicks_daily', 'weights');
 -- the capture's own parts refuse what they cannot do, with an errcode
 DO $$ BEGIN PERFORM microbatch.needs_mark('clicks', 42);

@@ -1183,6 +1183,11 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("source \"%s\" is not a table", get_rel_name(source)),
 				 errdetail("Only changes to plain and partitioned tables can be tracked.")));
+	if (get_rel_persistence(source) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is a temporary table", get_rel_name(source)),
+				 errdetail("It goes with the session that created it, and no other session sees its changes.")));
 	acl = pg_class_aclcheck(source, pipeline->owner, ACL_TRIGGER);
 	if (acl != ACLCHECK_OK)
 		ereport(ERROR,
