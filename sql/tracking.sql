@@ -193,7 +193,12 @@ SELECT count(*) AS temp_sources FROM microbatch.sources WHERE source = 'clicks_t
 SELECT count(*) AS temp_triggers FROM pg_trigger WHERE tgrelid = 'clicks_temp'::regclass;
 SELECT mb_drop('clicks_from_temp');
 DROP TABLE clicks_temp, clicks_from_temp;
+-- mb_untrack of a source the pipeline does not track changes nothing and says
+-- false: a table it does not track, an OID of no table, 0 (which untracked all)
 SELECT mb_untrack('clicks_daily', 'weights');
+SELECT mb_untrack('clicks_daily', 0) AS untracked_0, mb_untrack('clicks_daily', 4294967295) AS untracked_no_table;
+SELECT s.source FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ WHERE p.name = 'clicks_daily';
 -- the capture's own parts refuse what they cannot do, with an errcode
 DO $$ BEGIN PERFORM microbatch.needs_mark('clicks', 42);
 EXCEPTION WHEN OTHERS THEN RAISE NOTICE '% %', SQLSTATE, SQLERRM; END $$;

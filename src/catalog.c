@@ -1191,9 +1191,9 @@ CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time)
 	CatalogEnd(&session);
 }
 
-/* CatalogDeleteSources removes a pipeline's tracking of source, or of all (InvalidOid). */
+/* CatalogDeleteSource removes a pipeline's tracking of one source. */
 bool
-CatalogDeleteSources(int64 pipeline_id, Oid source)
+CatalogDeleteSource(int64 pipeline_id, Oid source)
 {
 	CatalogSession session;
 	Oid			types[2] = {INT8OID, OIDOID};
@@ -1202,7 +1202,7 @@ CatalogDeleteSources(int64 pipeline_id, Oid source)
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("DELETE FROM microbatch.sources "
-					   "WHERE pipeline_id = $1 AND ($2 = 0 OR source = $2::pg_catalog.regclass)",
+					   "WHERE pipeline_id = $1 AND source = $2::pg_catalog.regclass",
 					   2, types, values, NULL, SPI_OK_DELETE);
 	deleted = SPI_processed > 0;
 	CatalogEnd(&session);

@@ -124,7 +124,7 @@ extern List *CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampT
 								 int limit);
 extern char *CatalogSourceEventTime(int64 pipeline_id, Oid source);
 extern void CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time);
-extern bool CatalogDeleteSources(int64 pipeline_id, Oid source);
+extern bool CatalogDeleteSource(int64 pipeline_id, Oid source);
 extern void CatalogDeleteSourcesOfDroppedTables(void);
 extern List *CatalogReadTrackers(MemoryContext context);
 extern List *CatalogSourceHorizons(int64 pipeline_id, MemoryContext context);

@@ -337,7 +337,7 @@ microbatch_drop(PG_FUNCTION_ARGS)
 
 	RunLockAcquire(p, false);
 	(void) CronUnschedule(p, true);
-	(void) TrackForget(p, InvalidOid);
+	TrackForgetAll(p);
 	CatalogDeletePipeline(p->id);
 	PG_RETURN_VOID();
 }

@@ -1210,13 +1210,13 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 }
 
 /*
- * TrackForget stops a pipeline tracking source (every source when
- * InvalidOid) and drops triggers no pipeline needs any more.  When the
- * pipeline tracks nothing any more, its marks go too.  Returns whether it
- * tracked anything.
+ * Forget stops a pipeline tracking source, or every source it tracks, and
+ * drops triggers no pipeline needs any more.  When the pipeline tracks
+ * nothing any more, its marks go too.  Returns whether it tracked anything
+ * it was asked to forget; if not, nothing is written.
  */
-bool
-TrackForget(Pipeline *pipeline, Oid source)
+static bool
+Forget(Pipeline *pipeline, Oid source, bool every)
 {
 	List	   *sources = NIL;
 	List	   *columns_before = NIL;	/* of List *, parallel to sources */
@@ -1224,7 +1224,6 @@ TrackForget(Pipeline *pipeline, Oid source)
 	ListCell   *lc;
 	ListCell   *before;
 	bool		pipeline_tracks = false;
-	bool		deleted;
 
 	if (!CatalogHasTracking())
 		return false;
@@ -1232,13 +1231,16 @@ TrackForget(Pipeline *pipeline, Oid source)
 	{
 		CatalogTracker *row = lfirst(lc);
 
-		if (row->pipeline_id == pipeline->id && (!OidIsValid(source) || row->source == source))
+		if (row->pipeline_id == pipeline->id && (every || row->source == source))
 		{
 			sources = lappend_oid(sources, row->source);
 			columns_before = lappend(columns_before, SourceColumns(row->source));
 		}
 	}
-	deleted = CatalogDeleteSources(pipeline->id, source);
+	if (sources == NIL)
+		return false;
+	foreach(lc, sources)
+		(void) CatalogDeleteSource(pipeline->id, lfirst_oid(lc));
 	forboth(lc, sources, before, columns_before)
 	{
 		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(lfirst_oid(lc))))
@@ -1251,7 +1253,25 @@ TrackForget(Pipeline *pipeline, Oid source)
 	if (!pipeline_tracks)
 		CatalogConsumeStaleMarks(pipeline->id, DT_NOBEGIN, DT_NOEND);
 	SignalTrackersChanged();
-	return deleted;
+	return true;
+}
+
+/*
+ * TrackForget stops a pipeline tracking one source (mb_untrack).  Returns
+ * false, and changes nothing, when the pipeline does not track it: another
+ * table, an OID of no table, 0.
+ */
+bool
+TrackForget(Pipeline *pipeline, Oid source)
+{
+	return OidIsValid(source) && Forget(pipeline, source, false);
+}
+
+/* TrackForgetAll stops a pipeline tracking anything (mb_drop). */
+void
+TrackForgetAll(Pipeline *pipeline)
+{
+	(void) Forget(pipeline, InvalidOid, true);
 }
 
 /*
