@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -183,10 +184,11 @@ ParseSpelledSize(const char *text, GridUnit *unit, int *minutes)
 }
 
 /*
- * ResolveZone reads a time zone exactly as the TimeZone setting does, or
- * returns NULL.  A bare number is an offset in hours east of UTC ('5' is
- * UTC+5, as in SET TIME ZONE 5), while pg_tzset alone would read it as a
- * POSIX zone, west of UTC: the grid and the windows' TimeZone must agree.
+ * ResolveZone reads a stored zone name the way the TimeZone setting reads
+ * it, or returns NULL.  A bare number is an offset in hours east of UTC
+ * ('5' is UTC+5, as in SET TIME ZONE 5), while pg_tzset alone would read
+ * it as a POSIX zone, west of UTC.  Names are stored as GridCanonicalZone
+ * returns them, which checked that TimeZone reads them alike.
  */
 static pg_tz *
 ResolveZone(const char *time_zone)
@@ -204,15 +206,58 @@ ResolveZone(const char *time_zone)
 }
 
 /*
- * GridCanonicalZone returns the name under which PostgreSQL knows a zone,
- * so that what is stored is what TimeZone will read the same way later.
+ * TimeZoneReads returns the zone the TimeZone setting makes of a value,
+ * through its own checks (set in a setting nest level undone at once), or
+ * NULL when it refuses the value.
  */
-const char *
+static pg_tz *
+TimeZoneReads(const char *time_zone)
+{
+	int			nest_level = NewGUCNestLevel();
+	pg_tz	   *tz = NULL;
+
+	if (set_config_option("TimeZone", time_zone, PGC_USERSET, PGC_S_SESSION,
+						  GUC_ACTION_SAVE, true, DEBUG1, false) > 0)
+		tz = session_timezone;
+	AtEOXact_GUC(false, nest_level);
+	return tz;
+}
+
+/*
+ * GridCanonicalZone returns the name to store for a zone a user gave: the
+ * zone the TimeZone setting makes of it ('interval ''1 hour''' is UTC+1,
+ * 'europe/berlin' is Europe/Berlin), under the name PostgreSQL gives that
+ * zone.  Windows set TimeZone to that name and the grid reads it too
+ * (ResolveZone), so a zone is refused unless both make the same zone of
+ * it; and so is what TimeZone refuses.
+ */
+char *
 GridCanonicalZone(const char *time_zone)
 {
-	pg_tz	   *tz = ResolveZone(time_zone);
+	pg_tz	   *tz = TimeZoneReads(time_zone);
+	const char *name;
+	long		offset;
 
-	return tz ? pg_get_timezone_name(tz) : time_zone;
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", time_zone),
+				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
+	/* timestamptz input reads offsets of up to 15 hours: none beyond */
+	if (pg_get_timezone_offset(tz, &offset) && Abs(offset) > 15 * SECS_PER_HOUR)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" is more than 15 hours away from UTC", time_zone),
+				 errdetail("Times written in it could not be read back.")));
+	name = pg_get_timezone_name(tz);
+	if (ResolveZone(name) != tz || TimeZoneReads(name) != tz)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" cannot place windows", time_zone),
+				 errdetail("The window grid and the TimeZone setting would not read its name \"%s\" alike.",
+						   name),
+				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
+	return pstrdup(name);
 }
 
 /* GridIsSubDay tells whether windows are shorter than a day. */
@@ -557,7 +602,7 @@ microbatch_windows(PG_FUNCTION_ARGS)
 				 errmsg("batch_size, start_time, end_time and time_zone must not be null")));
 
 	GridInit(&grid, text_to_cstring(PG_GETARG_TEXT_PP(0)),
-			 text_to_cstring(PG_GETARG_TEXT_PP(3)));
+			 GridCanonicalZone(text_to_cstring(PG_GETARG_TEXT_PP(3))));
 	start_time = PG_GETARG_TIMESTAMPTZ(1);
 	end_time = PG_GETARG_TIMESTAMPTZ(2);
 	GridCheckRange(start_time, end_time, "start_time", "end_time");

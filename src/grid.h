@@ -35,7 +35,7 @@ typedef struct Grid
 } Grid;
 
 extern void GridInit(Grid *grid, const char *batch_size, const char *time_zone);
-extern const char *GridCanonicalZone(const char *time_zone);
+extern char *GridCanonicalZone(const char *time_zone);
 extern bool GridIsSubDay(const Grid *grid);
 extern void GridCheckRange(TimestampTz start, TimestampTz end, const char *start_name,
 						   const char *end_name);
