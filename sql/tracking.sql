@@ -108,18 +108,44 @@ DROP TABLE clicks_by_view;
 SELECT horizon FROM microbatch.sources WHERE source = 'clicks'::regclass;
 RESET ROLE;
 SET ROLE mb_writer;
+BEGIN;
 INSERT INTO clicks VALUES ('2024-01-11 00:00', 1), ('2024-02-01', 1);
+-- in the middle of a write, the condition of the triggers tells late from new
 SELECT microbatch.needs_mark('clicks', '2024-01-10 23:59'::timestamptz) AS late,
        microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new;
+COMMIT;
+-- anywhere else it says yes to everything: a role that may read the source
+-- (or write it, or nothing) learns neither that it is tracked nor its horizon
+SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_outside_a_write;
 RESET ROLE;
--- a role with no privilege on the source learns nothing from the test
+CREATE ROLE mb_reader;
+GRANT SELECT ON clicks TO mb_reader;
+SET ROLE mb_reader;
+SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_as_seen_by_reader;
+RESET ROLE;
 CREATE ROLE mb_nobody;
 SET ROLE mb_nobody;
 SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_as_seen_by_nobody;
 RESET ROLE;
-DROP ROLE mb_nobody;
+REVOKE SELECT ON clicks FROM mb_reader;
+DROP ROLE mb_nobody, mb_reader;
 SET ROLE mb_tracker;
 SELECT count(*) AS marks FROM microbatch.stale;
+-- while the writers' own updates and deletes still capture late rows only
+RESET ROLE;
+SET ROLE mb_writer;
+INSERT INTO clicks VALUES ('2024-01-05 10:00', 1), ('2024-01-07 10:00', 1);
+RESET ROLE;
+SET ROLE mb_tracker;
+SELECT windows FROM mb_run('clicks_daily');
+RESET ROLE;
+SET ROLE mb_writer;
+UPDATE clicks SET n = 2 WHERE at IN ('2024-01-05 10:00', '2024-01-11 00:00');
+DELETE FROM clicks WHERE at IN ('2024-01-07 10:00', '2024-02-01');
+RESET ROLE;
+SET ROLE mb_tracker;
+SELECT DISTINCT window_start FROM microbatch.stale ORDER BY 1;
+SELECT windows FROM mb_run('clicks_daily');
 DELETE FROM clicks WHERE at >= '2024-01-11';
 
 -- two pipelines track one source by different columns (one of type date,
@@ -143,8 +169,11 @@ SELECT windows FROM mb_run('visits_by_at');
 SELECT windows FROM mb_run('visits_by_day');
 SELECT p.name, s.horizon FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
  WHERE s.source = 'visits'::regclass ORDER BY 1;
+BEGIN;
+LOCK TABLE visits IN ROW EXCLUSIVE MODE;
 SELECT microbatch.needs_mark('visits', '2024-01-02'::date) AS late_day,
        microbatch.needs_mark('visits', '2024-01-03'::date) AS new_day;
+COMMIT;
 -- mb_untrack of one leaves the other's column
 SELECT mb_untrack('visits_by_day', 'visits');
 SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'visits'::regclass AND tgname = 'microbatch_track_update';
@@ -247,6 +276,13 @@ SELECT indrelid::regclass, indexrelid::regclass FROM pg_index WHERE indrelid::re
 SELECT windows FROM mb_run('pclicks_daily');
 INSERT INTO pclicks_2 VALUES ('2024-01-08 01:00', 5);
 UPDATE pclicks SET n = 2 WHERE at = '2024-01-02 01:00';
+-- an update straight into a partition: its lock, not the parent's, says it
+-- writes, and the condition of the triggers answers
+BEGIN;
+UPDATE pclicks_1 SET n = 3 WHERE at = '2024-01-03 01:00';
+SELECT microbatch.needs_mark('pclicks', '2024-01-10 23:59'::timestamptz) AS late,
+       microbatch.needs_mark('pclicks', '2024-01-11'::timestamptz) AS new;
+COMMIT;
 SELECT * FROM mb_plan('pclicks_daily');
 SELECT mb_drop('pclicks_daily');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%';

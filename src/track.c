@@ -107,6 +107,7 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
@@ -130,6 +131,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "pipeline.h"
 #include "sandbox.h"
 #include "track.h"
@@ -692,6 +694,33 @@ HorizonBound(Oid relid, bool local)
 	return bound;
 }
 
+/*
+ * LockedForWriting tells whether this transaction holds, on a relation or
+ * on one of its partitions, a lock that writing to it takes: ROW EXCLUSIVE
+ * or a stronger one.  Taking one needs a write privilege on the relation.
+ */
+static bool
+LockedForWriting(Oid relid)
+{
+	List	   *relids = list_make1_oid(relid);
+	ListCell   *lc;
+
+	/* a write straight into a partition locks the partition, not its parent */
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		relids = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, relids)
+	{
+		LOCKTAG		tag;
+		LOCKMODE	mode;
+
+		SET_LOCKTAG_RELATION(tag, MyDatabaseId, lfirst_oid(lc));
+		for (mode = RowExclusiveLock; mode <= AccessExclusiveLock; mode++)
+			if (LockHeldByMeInMode(&tag, mode))
+				return true;
+	}
+	return false;
+}
+
 /* what microbatch.needs_mark() keeps for the rest of a statement */
 typedef struct MarkTest
 {
@@ -706,9 +735,15 @@ typedef struct MarkTest
  * event time may fall into a window processed in full, that is, comes
  * before the horizon.  The horizon is read once per statement: a writer
  * holds its lock on the source to its end, and a run that raises the
- * horizon waits for it (horizon.c).  A caller with no privilege on the
- * source learns nothing from it: every answer is yes, which is always
- * safe.
+ * horizon waits for it (horizon.c).
+ *
+ * The triggers' condition runs as the writer, so every role may execute
+ * the function; but it answers only in the middle of a write: a caller
+ * that holds no write lock on the source (nor on a partition of it, which
+ * a write straight into the partition locks instead) gets yes whatever it
+ * asks, which is always safe.  A role that may only read a tracked table
+ * cannot learn from it whether the table is tracked nor how far its
+ * pipelines have got.
  */
 Datum
 microbatch_needs_mark(PG_FUNCTION_ARGS)
@@ -726,8 +761,7 @@ microbatch_needs_mark(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("an event time must be of type timestamptz, timestamp or date")));
-		if (pg_class_aclmask(relid, GetUserId(),
-							 ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE, ACLMASK_ANY) == 0)
+		if (!LockedForWriting(relid))
 			test->bound = DT_NOEND;
 		else
 			test->bound = HorizonBound(relid, test->type != TIMESTAMPTZOID);
