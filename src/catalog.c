@@ -520,6 +520,28 @@ CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows)
 	CatalogEnd(&session);
 }
 
+/*
+ * CatalogSetCronJob stores the id of the pipeline's pg_cron job, or clears
+ * it (has_job false); nothing with a catalog older than 0.3, which has no
+ * place for it.
+ */
+void
+CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), Int64GetDatum(jobid)};
+	const char	nulls[2] = {' ', has_job ? ' ' : 'n'};
+
+	if (get_attnum(get_relname_relid("pipelines", get_namespace_oid("microbatch", false)),
+				   "cron_job") == InvalidAttrNumber)
+		return;
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET cron_job = $2 WHERE id = $1",
+					   2, types, values, nulls, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
 /* CatalogDeletePipeline removes a pipeline with its windows and runs. */
 void
 CatalogDeletePipeline(int64 pipeline_id)

@@ -79,6 +79,7 @@ extern List *CatalogPipelinesOfDroppedTables(void);
 extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows);
+extern void CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);

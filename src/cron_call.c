@@ -376,7 +376,7 @@ CronExecute(CronRequest *request)
 			SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 								   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 			rc = SPI_execute_with_args("SELECT pg_catalog.substr(j.jobname, pg_catalog.length($2) + 1), j.schedule,"
-									   "       d.status, d.return_message"
+									   "       d.status, d.return_message, j.jobid"
 									   "  FROM cron.job j"
 									   "  LEFT JOIN LATERAL (SELECT r.status, r.return_message FROM cron.job_run_details r"
 									   "                      WHERE r.jobid OPERATOR(pg_catalog.=) j.jobid"
