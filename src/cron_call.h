@@ -37,6 +37,7 @@ typedef struct CronRequest
 	Oid			caller;			/* CRON_JOBS: show jobs this role may see */
 	CronOp		op;
 	bool		in_session;		/* made by this session, not a worker */
+	bool		sweep;			/* remove jobs of dropped databases first */
 	char		args[CRON_MAX_ARGS][CRON_ARG_SIZE];
 	/* the answer */
 	bool		done;			/* the call completed */

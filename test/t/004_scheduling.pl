@@ -160,8 +160,34 @@ is($node->safe_psql('app_restored', "SELECT schedule FROM microbatch.status"), '
 	'scheduled again, it shows its own job');
 is($node->safe_psql('app', "SELECT schedule FROM microbatch.status"), '0 0 * * *', 'and the original its own');
 
-$node->safe_psql('app_restored', "SET ROLE bob; SELECT mb_unschedule('daily')");
+# DROP DATABASE leaves its pipelines' jobs behind (no trigger fires); the next
+# call microbatch makes to pg_cron, from any database, removes them, and no
+# other job (a read-only one writes nothing)
+$node->safe_psql('postgres', 'DROP DATABASE app_restored WITH (FORCE)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM cron.job WHERE database = 'app_restored'"), '1',
+	'a dropped database leaves its pipeline\'s job');
+$node->safe_psql('app', "BEGIN READ ONLY; SELECT count(*) FROM microbatch.status; COMMIT");
+is($node->safe_psql('postgres', "SELECT count(*) FROM cron.job WHERE database = 'app_restored'"), '1',
+	'reading the status in a read-only transaction removes nothing');
+$node->safe_psql('app', "SELECT count(*) FROM microbatch.status");
+is($node->safe_psql('postgres', q{SELECT string_agg(jobname || ' in ' || database, ', ' ORDER BY jobname) FROM cron.job}),
+	'microbatch:app:daily in app, other in postgres', 'reading it removes the job of the dropped database, and only it');
+$node->safe_psql('postgres', q{
+CREATE DATABASE gone;
+\c gone
+CREATE EXTENSION microbatch;
+CREATE TABLE t (at timestamptz);
+ALTER TABLE t OWNER TO bob;
+SET ROLE bob;
+SELECT mb_register('p', 't', 'at', $$SELECT at FROM t WHERE at >= $1 AND at < $2$$, 'day', '2024-01-01');
+SELECT mb_schedule('p', '0 0 * * *');
+});
+$node->safe_psql('postgres', 'DROP DATABASE gone WITH (FORCE)');
 $node->safe_psql('app', "SET ROLE bob; SELECT mb_unschedule('daily')");
+is($node->safe_psql('postgres', "SELECT string_agg(jobname, ',') FROM cron.job"), 'other',
+	'so does mb_unschedule');
+like(slurp_file($node->logfile), qr/removed 1 pg_cron jobs of pipelines in databases that no longer exist/,
+	'the server log says so');
 
 # DROP EXTENSION in app removes the jobs it made in postgres
 $node->safe_psql('app', "SET ROLE bob; SELECT mb_schedule('daily', '0 0 * * *')");
