@@ -427,6 +427,20 @@ CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error)
 	return run_id;
 }
 
+/* CatalogSetRunError records why a run ended, unless it says already. */
+void
+CatalogSetRunError(int64 run_id, const char *error)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(run_id), CStringGetTextDatum(error)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.runs SET error = $2 WHERE run_id = $1 AND error IS NULL",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
 /* CatalogInsertPipeline stores a new pipeline and returns its id. */
 int64
 CatalogInsertPipeline(Pipeline *p)
@@ -892,7 +906,10 @@ CatalogNextRunId(void)
  * of this pipeline (the caller holds its run lock, so nothing of it can
  * still be running) and of every pipeline that no session is running now.
  * Their windows still marked running become failed (never done), and
- * their runs failed.
+ * their runs failed.  Such a run may have died while it waited for the
+ * writers of sources whose horizon it had raised: their horizons go back
+ * to the end of the windows processed in full, as HorizonWithdraw does,
+ * so that the next run waits for those writers.
  */
 void
 CatalogSettleDeadRuns(int64 pipeline_id)
@@ -908,11 +925,28 @@ CatalogSettleDeadRuns(int64 pipeline_id)
 					   "WHERE status = 'running' "
 					   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
 					   1, types, values, NULL, SPI_OK_UPDATE);
-	CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', "
-					   "  finished_at = pg_catalog.now() "
-					   "WHERE status = 'running' "
-					   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
-					   1, types, values, NULL, SPI_OK_UPDATE);
+	if (!CatalogHasTracking())
+		CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', "
+						   "  finished_at = pg_catalog.now() "
+						   "WHERE status = 'running' "
+						   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
+						   1, types, values, NULL, SPI_OK_UPDATE);
+	else
+		CatalogExecuteOnce("WITH settled AS ("
+						   "  UPDATE microbatch.runs SET status = 'failed', "
+						   "    finished_at = pg_catalog.now() "
+						   "  WHERE status = 'running' "
+						   "    AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES ")) "
+						   "  RETURNING pipeline_id), "
+						   " processed AS ("
+						   "  SELECT p.id, coalesce((SELECT w.window_end FROM microbatch.windows w "
+						   "                          WHERE w.pipeline_id = p.id AND w.status <> 'partial' "
+						   "                          ORDER BY w.window_start DESC LIMIT 1), "
+						   "                         p.begin_at) AS horizon "
+						   "  FROM microbatch.pipelines p WHERE p.id IN (SELECT pipeline_id FROM settled)) "
+						   "UPDATE microbatch.sources s SET horizon = processed.horizon FROM processed "
+						   "WHERE s.pipeline_id = processed.id AND s.horizon > processed.horizon",
+						   1, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 

@@ -114,6 +114,7 @@ extern void CatalogFinishRun(int64 run_id, const char *status, int succeeded, in
 							 int skipped, int64 rows_deleted, int64 rows_inserted);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
 extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
+extern void CatalogSetRunError(int64 run_id, const char *error);
 
 /* change tracking and dependencies */
 extern bool CatalogHasTracking(void);

@@ -93,6 +93,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 {
 	WindowExecutor *executor = WindowExecutorCreate(pipeline);
 	List	   *raised;
+	ErrorData  *error;
 	bool		stop = false;
 	int			i;
 	int			n;
@@ -102,7 +103,16 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	raised = RunSetup(pipeline, plan, summary->run_id, MyProcPid, CurrentMemoryContext);
 	MicrobatchCommit();
 	RESUME_INTERRUPTS();
-	HorizonWaitForWriters(raised);
+	/* a cancel during the wait ends the run, recorded: commit that, then fail */
+	error = RunWaitForWriters(pipeline, raised, summary->run_id, plan->nwindows);
+	if (error != NULL)
+	{
+		HOLD_INTERRUPTS();
+		MicrobatchCommit();
+		RESUME_INTERRUPTS();
+		WindowExecutorDestroy(executor);
+		ReThrowError(error);
+	}
 
 	for (i = 0; i < plan->nwindows; i += n)
 	{
