@@ -42,12 +42,33 @@ COMMENT ON PROCEDURE microbatch.run_job(text)
 
 -- the pg_cron jobs of this database's pipelines, wherever pg_cron lives
 CREATE FUNCTION microbatch.cron_jobs()
-RETURNS TABLE (pipeline text, schedule text, last_job_status text, last_job_message text)
+RETURNS TABLE (pipeline text, schedule text, last_job_status text, last_job_message text,
+			   jobid bigint)
 AS 'MODULE_PATHNAME', 'microbatch_cron_jobs'
 LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION microbatch.cron_jobs()
 	IS 'schedule and last pg_cron outcome of the jobs of pipelines whose owner the caller is a member of';
+
+-- the pg_cron job mb_schedule made for a pipeline, by id (in pg_cron's
+-- database): microbatch.status shows that job and no other, whoever else
+-- has a job of the same name.  Cleared by mb_unschedule.
+ALTER TABLE microbatch.pipelines ADD COLUMN cron_job bigint;
+COMMENT ON COLUMN microbatch.pipelines.cron_job
+	IS 'id of the pg_cron job mb_schedule created for the pipeline, NULL when it has none';
+-- jobs made by 0.2: pg_cron in this database, the job named after the
+-- pipeline and owned by its owner
+DO $$
+BEGIN
+	IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+		UPDATE microbatch.pipelines p SET cron_job = j.jobid
+		  FROM cron.job j
+		 WHERE j.jobname OPERATOR(pg_catalog.=) ('microbatch:' OPERATOR(pg_catalog.||) p.name)
+		   AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+		   AND j.username OPERATOR(pg_catalog.=) pg_catalog.pg_get_userbyid(p.owner);
+	END IF;
+END
+$$;
 
 -- Data checks and refresh (issue 10) ---------------------------------------
 
@@ -368,7 +389,8 @@ SELECT p.name AS pipeline,
   LEFT JOIN LATERAL (SELECT r.started_at, r.status, r.error FROM microbatch.runs r
 					  WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.id
 					  ORDER BY r.run_id DESC LIMIT 1) lr ON true
-  LEFT JOIN microbatch.cron_jobs() j ON j.pipeline OPERATOR(pg_catalog.=) p.name
+  LEFT JOIN microbatch.cron_jobs() j ON j.jobid OPERATOR(pg_catalog.=) p.cron_job
+									  AND j.pipeline OPERATOR(pg_catalog.=) p.name
  WHERE pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'MEMBER');
 COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run, last pg_cron job';
 

@@ -80,6 +80,7 @@ extern List *CatalogPipelinesOfDroppedTables(void);
 extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows);
+extern void CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);
@@ -115,6 +116,7 @@ extern void CatalogFinishRun(int64 run_id, const char *status, int succeeded, in
 							 int skipped, int64 rows_deleted, int64 rows_inserted);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
 extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
+extern void CatalogSetRunError(int64 run_id, const char *error);
 
 /* change tracking and dependencies */
 extern bool CatalogHasTracking(void);
@@ -126,7 +128,7 @@ extern List *CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampT
 								 int limit);
 extern char *CatalogSourceEventTime(int64 pipeline_id, Oid source);
 extern void CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time);
-extern bool CatalogDeleteSources(int64 pipeline_id, Oid source);
+extern bool CatalogDeleteSource(int64 pipeline_id, Oid source);
 extern void CatalogDeleteSourcesOfDroppedTables(void);
 extern List *CatalogReadTrackers(MemoryContext context);
 extern List *CatalogSourceHorizons(int64 pipeline_id, MemoryContext context);

@@ -82,8 +82,9 @@ static List *ReadGraph(void);
 static bool NameIn(List *names, const char *name);
 static CatalogGraphNode *FindNode(List *graph, const char *name);
 static List *Upstreams(List *graph, CatalogGraphNode *node, EdgeKind kind);
-static bool FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to,
-					 List **path, int depth);
+static List **UpstreamIndex(List *graph, CatalogGraphNode **nodes, int n);
+static bool FindPath(CatalogGraphNode **nodes, List **upstreams, bool *visited, int from,
+					 int to, List **path);
 static TimestampTz FirstGap(Pipeline *pipeline, TimestampTz until);
 static List *TakenUpstreams(Pipeline *pipeline);
 static List *UnfinishedSpans(Pipeline *upstream, TimestampTz from, TimestampTz to);
@@ -159,23 +160,58 @@ Upstreams(List *graph, CatalogGraphNode *node, EdgeKind kind)
 }
 
 /*
- * FindPath looks for a chain of dependencies from "from" to "to" and, when
- * there is one, leaves it in *path (from first).
+ * UpstreamIndex lists, for the pipeline at each position of nodes, the
+ * positions of the pipelines it could depend on (disabled ones too: they
+ * may be enabled later), computed once for the whole graph.
+ */
+static List **
+UpstreamIndex(List *graph, CatalogGraphNode **nodes, int n)
+{
+	List	  **upstreams = palloc0(sizeof(List *) * Max(n, 1));
+	int			i;
+	int			j;
+
+	for (i = 0; i < n; i++)
+	{
+		List	   *found = Upstreams(graph, nodes[i], EDGES_POSSIBLE);
+
+		for (j = 0; j < n; j++)
+			if (list_member_ptr(found, nodes[j]))
+				upstreams[i] = lappend_int(upstreams[i], j);
+	}
+	return upstreams;
+}
+
+/*
+ * FindPath looks for a path of upstreams from the pipeline at position
+ * from to the one at position to, depth first, expanding every pipeline
+ * once (visited), so that it takes time linear in the graph; on success
+ * *path holds the pipelines along it.
  */
 static bool
-FindPath(List *graph, CatalogGraphNode *from, CatalogGraphNode *to, List **path, int depth)
+FindPath(CatalogGraphNode **nodes, List **upstreams, bool *visited, int from, int to,
+		 List **path)
 {
 	ListCell   *lc;
 
+	check_stack_depth();
 	CHECK_FOR_INTERRUPTS();
-	if (depth > list_length(graph) + 1)
-		return false;
-	*path = lappend(*path, from);
-	if (from == to && depth > 0)
-		return true;
-	foreach(lc, Upstreams(graph, from, EDGES_POSSIBLE))
-		if (FindPath(graph, lfirst(lc), to, path, depth + 1))
+	*path = lappend(*path, nodes[from]);
+	foreach(lc, upstreams[from])
+	{
+		int			up = lfirst_int(lc);
+
+		if (up == to)
+		{
+			*path = lappend(*path, nodes[to]);
 			return true;
+		}
+		if (visited[up])
+			continue;
+		visited[up] = true;
+		if (FindPath(nodes, upstreams, visited, up, to, path))
+			return true;
+	}
 	*path = list_delete_last(*path);
 	return false;
 }
@@ -190,7 +226,11 @@ DepsCheck(Pipeline *pipeline, List *reads)
 {
 	List	   *graph = ReadGraph();
 	CatalogGraphNode *node = FindNode(graph, pipeline->name);
+	CatalogGraphNode **nodes;
 	List	   *path = NIL;
+	ListCell   *lc;
+	int			n = 0;
+	int			self = -1;
 
 	if (!CatalogHasTracking())
 		return;
@@ -204,10 +244,17 @@ DepsCheck(Pipeline *pipeline, List *reads)
 	node->owner = pipeline->owner;
 	node->reads = ReadsExpand(reads);
 
-	if (FindPath(graph, node, node, &path, 0))
+	nodes = palloc(sizeof(CatalogGraphNode *) * list_length(graph));
+	foreach(lc, graph)
+	{
+		if (lfirst(lc) == node)
+			self = n;
+		nodes[n++] = lfirst(lc);
+	}
+	if (FindPath(nodes, UpstreamIndex(graph, nodes, n), palloc0(sizeof(bool) * n), self, self,
+				 &path))
 	{
 		StringInfoData cycle;
-		ListCell   *lc;
 
 		initStringInfo(&cycle);
 		foreach(lc, path)

@@ -196,9 +196,9 @@ microbatch_register(PG_FUNCTION_ARGS)
 				 errmsg("pipeline \"%s\" already exists", p->name),
 				 errhint("Choose another name, or change the pipeline with mb_alter.")));
 	CheckTarget(p->target, p->owner);
-	GridInit(&p->grid, RequiredTextArg(fcinfo, 4, "batch_size"), RequiredTextArg(fcinfo, 8, "time_zone"));
+	p->time_zone = GridCanonicalZone(RequiredTextArg(fcinfo, 8, "time_zone"));
+	GridInit(&p->grid, RequiredTextArg(fcinfo, 4, "batch_size"), p->time_zone);
 	p->batch_size = pstrdup(p->grid.batch_size);
-	p->time_zone = pstrdup(GridCanonicalZone(text_to_cstring(PG_GETARG_TEXT_PP(8))));
 	(void) PipelineEventTimeType(p);
 	GridCheckFinite(p->begin_at, "begin_at");
 	CheckOptions(p);
@@ -319,7 +319,7 @@ microbatch_drop(PG_FUNCTION_ARGS)
 
 	RunLockAcquire(p, false);
 	(void) CronUnschedule(p, true);
-	(void) TrackForget(p, InvalidOid);
+	TrackForgetAll(p);
 	CatalogDeletePipeline(p->id);
 	PG_RETURN_VOID();
 }

@@ -93,6 +93,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 {
 	WindowExecutor *executor = WindowExecutorCreate(pipeline);
 	List	   *raised;
+	ErrorData  *error;
 	bool		stop = false;
 	int			i;
 	int			n;
@@ -104,7 +105,17 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	/* from here, a session that exits records the run as cancelled */
 	RunSessionBegin(summary->run_id);
 	RESUME_INTERRUPTS();
-	HorizonWaitForWriters(raised);
+	/* a cancel during the wait ends the run, recorded: commit that, then fail */
+	error = RunWaitForWriters(pipeline, raised, summary->run_id, plan->nwindows);
+	if (error != NULL)
+	{
+		HOLD_INTERRUPTS();
+		MicrobatchCommit();
+		RunSessionEnd();
+		RESUME_INTERRUPTS();
+		WindowExecutorDestroy(executor);
+		ReThrowError(error);
+	}
 
 	for (i = 0; i < plan->nwindows; i += n)
 	{

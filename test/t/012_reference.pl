@@ -43,7 +43,9 @@ my %internal = (
 	'microbatch.missing_windows(text)' => 'column missing_windows of microbatch.status',
 	'microbatch.running_pipelines()' => 'column running of microbatch.status',
 	'microbatch.waiting_on(text)' => 'column waiting_on of microbatch.status',
-	'microbatch.cron_jobs()' => 'the pg_cron columns of microbatch.status');
+	'microbatch.cron_jobs()' => 'the pg_cron columns of microbatch.status',
+	'microbatch.processed_through(text)' => 'column processed_through (and lag) of microbatch.status',
+	'microbatch.recompute_reads()' => 'called once by the update to 0.3 to find the graph of existing pipelines');
 
 my $node = new_node('reference');
 
