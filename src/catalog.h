@@ -27,6 +27,9 @@ typedef struct WindowState
 } WindowState;
 
 /* the outcome of one window, as it is recorded */
+/* room for a failed window's error: its message and its detail */
+#define WINDOW_MESSAGE_SIZE 1024
+
 typedef struct WindowOutcome
 {
 	bool		succeeded;
@@ -35,7 +38,7 @@ typedef struct WindowOutcome
 	int64		rows_inserted;
 	double		elapsed_ms;
 	char		sqlstate[6];
-	char		message[512];
+	char		message[WINDOW_MESSAGE_SIZE];	/* "message: detail" */
 } WindowOutcome;
 
 /* a check as microbatch.checks stores it */
