@@ -32,6 +32,7 @@ OBJS = \
 	src/deps.o \
 	src/guard.o \
 	src/coalesce.o \
+	src/coalesce_rules.o \
 	src/horizon.o \
 	src/capture.o
 

@@ -67,6 +67,7 @@
 #include "checks.h"
 #include "citus.h"
 #include "compat.h"
+#include "deps.h"
 #include "executor.h"
 #include "guard.h"
 #include "progress.h"
@@ -120,6 +121,9 @@ WindowExecutorCreate(Pipeline *pipeline)
 
 	executor->guarded = CatalogHasGuard();
 	if (!executor->guarded || executor->on_citus)
+		pipeline->coalesce_windows = false;
+	/* registration refuses it; a view the query reads may have changed since */
+	if (pipeline->coalesce_windows && DepsReadsOwnTarget(pipeline))
 		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "%sINSERT INTO %s AS mb_target (",
