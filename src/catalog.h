@@ -71,6 +71,17 @@ typedef struct CatalogGraphNode
 	bool		enabled;
 } CatalogGraphNode;
 
+/* the range of a target a pipeline writes (targets.c) */
+typedef struct CatalogTargetRange
+{
+	int64		pipeline_id;
+	char	   *name;
+	Oid			owner;
+	TimestampTz begin_at;
+	bool		has_end_at;
+	TimestampTz end_at;			/* DT_NOEND without one */
+} CatalogTargetRange;
+
 extern Oid	CatalogOwner(void);
 extern bool CatalogHasGuard(void);
 
@@ -82,6 +93,7 @@ extern List *CatalogPipelinesOfDroppedTables(void);
 extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows);
+extern List *CatalogTargetPipelines(Oid target);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);

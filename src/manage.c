@@ -39,6 +39,7 @@
 #include "refresh.h"
 #include "runlock.h"
 #include "sandbox.h"
+#include "targets.h"
 #include "track.h"
 
 #define MAX_PIPELINE_NAME 63
@@ -232,6 +233,7 @@ microbatch_register(PG_FUNCTION_ARGS)
 	DepsCheck(p, reads);
 
 	p->begin_at = GridFloor(&p->grid, p->begin_at);
+	TargetsCheckOverlap(p);
 	p->id = CatalogInsertPipeline(p);
 	DepsStore(p, reads);
 	if (PG_NARGS() > 11 && !PG_ARGISNULL(11) && PG_GETARG_BOOL(11))
@@ -255,6 +257,8 @@ microbatch_alter(PG_FUNCTION_ARGS)
 	List	   *columns;
 	List	   *reads = NIL;
 	TimestampTz old_begin_at = p->begin_at;
+	TimestampTz old_end_at = p->end_at;
+	bool		old_has_end_at = p->has_end_at;
 
 	if (!PG_ARGISNULL(2))
 		p->lookback = PG_GETARG_INT32(2);
@@ -309,6 +313,9 @@ microbatch_alter(PG_FUNCTION_ARGS)
 			CoalesceRulesCheck(p, analysed, reads);
 		DepsCheck(p, reads);
 	}
+	if (p->begin_at != old_begin_at || p->has_end_at != old_has_end_at ||
+		(p->has_end_at && p->end_at != old_end_at))
+		TargetsCheckOverlap(p);
 	if (p->begin_at != old_begin_at)
 		RefreshMoveBeginAt(p);
 	CatalogUpdatePipeline(p);
