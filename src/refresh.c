@@ -7,7 +7,8 @@
  * the window state is forgotten, so the next run processes every window
  * from begin_at again, and the purge deletes the target's rows that no
  * window would replace, those outside [begin_at, end_at) (and those without
- * an event time).  Rows in the ranges of the other pipelines that write
+ * an event time).  The range ends at now() at the latest, without end_at
+ * or with one in the future: no run writes rows dated later.  Rows in the ranges of the other pipelines that write
  * the same target are theirs and stay (targets.c).  After the next run the
  * target holds exactly what a pipeline registered afresh would have
  * written.  Rows inside the range are left for their windows to replace,
@@ -46,7 +47,7 @@
 /*
  * RefreshPurge deletes, as the pipeline's owner, the target's rows outside
  * the ranges of the pipelines that write it (targets.c: its own
- * [begin_at, end_at), and those of the
+ * [begin_at, end_at), ending at now() at the latest, and those of the
  * others) and those without an event time, and returns how many.  The
  * caller holds the run lock.
  */

@@ -24,7 +24,11 @@
  *
  * A purge (mb_reset(purge => true), refresh.c) deletes the target's rows
  * outside the union of the ranges of the pipelines that write it, so that
- * a full refresh of one pipeline never deletes another's rows.
+ * a full refresh of one pipeline never deletes another's rows.  For the
+ * purge, a range ends at end_at or now(), whichever comes first (now() when
+ * there is no end_at): a run processes windows up to now() at most, so a
+ * pipeline registered afresh would write no row dated later, and such rows
+ * are no pipeline's (DESIGN.md 8).
  *
  *-------------------------------------------------------------------------
  */
@@ -117,12 +121,13 @@ CompareSpans(const ListCell *a, const ListCell *b)
 /*
  * TargetsKeptRanges returns the union of the ranges of every pipeline that
  * writes the pipeline's target (it included, with its range as given), as
- * disjoint spans in order; without end_at, a range never ends.
+ * disjoint spans in order; a range ends at now() at the latest.
  * A purge keeps the rows inside them.
  */
 List *
 TargetsKeptRanges(Pipeline *pipeline)
 {
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	TargetSpan *own = palloc(sizeof(TargetSpan));
 	List	   *spans = NIL;
 	List	   *merged = NIL;
@@ -137,11 +142,11 @@ TargetsKeptRanges(Pipeline *pipeline)
 		if (range->pipeline_id == pipeline->id)
 			continue;
 		span->start = range->begin_at;
-		span->end = range->end_at;
+		span->end = range->has_end_at ? Min(range->end_at, now) : now;
 		spans = lappend(spans, span);
 	}
 	own->start = pipeline->begin_at;
-	own->end = pipeline->has_end_at ? pipeline->end_at : DT_NOEND;
+	own->end = pipeline->has_end_at ? Min(pipeline->end_at, now) : now;
 	spans = lappend(spans, own);
 	list_sort(spans, CompareSpans);
 
