@@ -556,6 +556,47 @@ CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid)
 	CatalogEnd(&session);
 }
 
+/*
+ * CatalogTargetPipelines lists every pipeline that writes the target, of
+ * every role, with the range of it each one writes.
+ */
+List *
+CatalogTargetPipelines(Oid target)
+{
+	CatalogSession session;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(target)};
+	List	   *ranges = NIL;
+	MemoryContext spi_context;
+	uint64		i;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT id, name, owner::pg_catalog.oid, begin_at, end_at "
+					   "FROM microbatch.pipelines WHERE target::pg_catalog.oid = $1 ORDER BY begin_at, name",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	spi_context = MemoryContextSwitchTo(session.caller_context);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		CatalogTargetRange *range = palloc0(sizeof(CatalogTargetRange));
+		bool		isnull;
+		Datum		d;
+
+		range->pipeline_id = DatumGetInt64(GetDatum(tuple, desc, 1, &isnull));
+		range->name = GetText(tuple, desc, 2);
+		range->owner = DatumGetObjectId(GetDatum(tuple, desc, 3, &isnull));
+		range->begin_at = DatumGetTimestampTz(GetDatum(tuple, desc, 4, &isnull));
+		d = GetDatum(tuple, desc, 5, &isnull);
+		range->has_end_at = !isnull;
+		range->end_at = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+		ranges = lappend(ranges, range);
+	}
+	MemoryContextSwitchTo(spi_context);
+	CatalogEnd(&session);
+	return ranges;
+}
+
 /* CatalogDeletePipeline removes a pipeline with its windows and runs. */
 void
 CatalogDeletePipeline(int64 pipeline_id)

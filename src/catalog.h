@@ -27,6 +27,9 @@ typedef struct WindowState
 } WindowState;
 
 /* the outcome of one window, as it is recorded */
+/* room for a failed window's error: its message and its detail */
+#define WINDOW_MESSAGE_SIZE 1024
+
 typedef struct WindowOutcome
 {
 	bool		succeeded;
@@ -35,7 +38,7 @@ typedef struct WindowOutcome
 	int64		rows_inserted;
 	double		elapsed_ms;
 	char		sqlstate[6];
-	char		message[512];
+	char		message[WINDOW_MESSAGE_SIZE];	/* "message: detail" */
 } WindowOutcome;
 
 /* a check as microbatch.checks stores it */
@@ -69,6 +72,17 @@ typedef struct CatalogGraphNode
 	Oid			owner;
 } CatalogGraphNode;
 
+/* the range of a target a pipeline writes (targets.c) */
+typedef struct CatalogTargetRange
+{
+	int64		pipeline_id;
+	char	   *name;
+	Oid			owner;
+	TimestampTz begin_at;
+	bool		has_end_at;
+	TimestampTz end_at;			/* DT_NOEND without one */
+} CatalogTargetRange;
+
 extern Oid	CatalogOwner(void);
 extern bool CatalogHasGuard(void);
 
@@ -81,6 +95,7 @@ extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows);
 extern void CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid);
+extern List *CatalogTargetPipelines(Oid target);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);

@@ -55,6 +55,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -67,6 +68,7 @@
 #include "checks.h"
 #include "citus.h"
 #include "compat.h"
+#include "deps.h"
 #include "executor.h"
 #include "guard.h"
 #include "progress.h"
@@ -78,6 +80,7 @@ static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
 static char *GuardedEventTime(WindowExecutor *executor, const char *event_time);
 static int	ExecuteInsert(SPIPlanPtr plan, Datum *bounds);
+static void SetOutcomeError(WindowOutcome *outcome, ErrorData *error);
 static SPIPlanPtr PrepareKept(const char *sql, Oid *types, int options, const char *what);
 
 /*
@@ -119,6 +122,9 @@ WindowExecutorCreate(Pipeline *pipeline)
 
 	executor->guarded = CatalogHasGuard();
 	if (!executor->guarded || executor->on_citus)
+		pipeline->coalesce_windows = false;
+	/* registration refuses it; a view the query reads may have changed since */
+	if (pipeline->coalesce_windows && DepsReadsOwnTarget(pipeline))
 		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "%sINSERT INTO %s AS mb_target (",
@@ -422,6 +428,28 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 }
 
 /*
+ * SetOutcomeError records why a window failed: the error's SQLSTATE, and
+ * its message followed by its detail, which often says which row and why
+ * (the row outside the window, the key that already exists), so that
+ * microbatch.windows and the run's report keep it.  The text is cut at a
+ * character boundary if it does not fit.
+ */
+static void
+SetOutcomeError(WindowOutcome *outcome, ErrorData *error)
+{
+	const char *message = error->message ? error->message : "unknown error";
+	char	   *text = error->detail ? psprintf("%s: %s", message, error->detail) : pstrdup(message);
+	int			length = strlen(text);
+
+	if (length >= (int) sizeof(outcome->message))
+		length = pg_mbcliplen(text, length, sizeof(outcome->message) - 1);
+	memcpy(outcome->message, text, length);
+	outcome->message[length] = '\0';
+	strlcpy(outcome->sqlstate, unpack_sql_state(error->sqlerrcode), sizeof(outcome->sqlstate));
+	pfree(text);
+}
+
+/*
  * ExecuteRangeGuarded replaces the windows bounds[0..nwindows] inside a
  * subtransaction of the current transaction: a failure rolls back the
  * statements, leaves the transaction usable and is described in outcome.
@@ -461,9 +489,7 @@ ExecuteRangeGuarded(WindowExecutor *executor, TimestampTz *bounds, int nwindows,
 
 		outcome->succeeded = false;
 		outcome->rows_deleted = outcome->rows_inserted = 0;
-		strlcpy(outcome->sqlstate, unpack_sql_state(error->sqlerrcode), sizeof(outcome->sqlstate));
-		strlcpy(outcome->message, error->message ? error->message : "unknown error",
-				sizeof(outcome->message));
+		SetOutcomeError(outcome, error);
 		FreeErrorData(error);
 	}
 	PG_END_TRY();

@@ -29,7 +29,7 @@ typedef struct RunSummary
 	TimestampTz failed_start;
 	TimestampTz failed_end;
 	char		failed_sqlstate[6];
-	char		failed_message[512];
+	char		failed_message[WINDOW_MESSAGE_SIZE];
 } RunSummary;
 
 extern bool microbatch_progress;

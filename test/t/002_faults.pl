@@ -221,10 +221,13 @@ is($node->safe_psql('postgres', q{
 	SELECT r.status, r.failed, r.succeeded + r.failed + r.skipped = r.windows_total,
 	       (SELECT count(*) FROM microbatch.windows w
 	         WHERE w.run_id = r.run_id AND w.status = 'failed' AND w.sqlstate = '57P01'),
-	       (SELECT count(*) FROM microbatch.windows w WHERE w.run_id = r.run_id AND w.status = 'succeeded')
+	       (SELECT count(*) % 3 FROM microbatch.windows w WHERE w.run_id = r.run_id AND w.status = 'succeeded')
 	  FROM microbatch.runs r ORDER BY r.run_id DESC LIMIT 1}),
-	'failed|3|t|3|0', 'a terminated worker mid-chunk: the 3 windows of its chunk are recorded failed');
-is($node->safe_psql('postgres', "SELECT count(*) FROM slow"), '0',
+	'failed|3|t|3|0', 'a terminated worker mid-chunk: the 3 windows of its chunk are recorded failed (earlier chunks, if any, whole)');
+# (on a loaded machine a chunk may have committed before the terminate landed)
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM slow s JOIN microbatch.windows w
+	    ON s.day >= w.window_start AND s.day < w.window_end AND w.status = 'failed'}), '0',
 	'a terminated worker mid-chunk: nothing of the chunk is in the target');
 is($node->safe_psql('postgres', "SELECT count(*) FROM mb_plan('slow') WHERE reason = 'failed'"), '3',
 	'a terminated worker mid-chunk: the next run plans the chunk again');
