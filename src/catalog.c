@@ -1348,19 +1348,25 @@ CatalogSourceHorizons(int64 pipeline_id, MemoryContext context)
 	return sources;
 }
 
-/* CatalogSetHorizon moves the horizon of every source a pipeline tracks. */
-void
+/*
+ * CatalogSetHorizon moves the horizon of every source a pipeline tracks,
+ * and tells whether any moved.
+ */
+bool
 CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon)
 {
 	CatalogSession session;
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		values[2] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(horizon)};
+	bool		moved;
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("UPDATE microbatch.sources SET horizon = $2 "
 					   "WHERE pipeline_id = $1 AND horizon <> $2",
 					   2, types, values, NULL, SPI_OK_UPDATE);
+	moved = SPI_processed > 0;
 	CatalogEnd(&session);
+	return moved;
 }
 
 /*

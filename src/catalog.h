@@ -129,7 +129,7 @@ extern bool CatalogDeleteSources(int64 pipeline_id, Oid source);
 extern void CatalogDeleteSourcesOfDroppedTables(void);
 extern List *CatalogReadTrackers(MemoryContext context);
 extern List *CatalogSourceHorizons(int64 pipeline_id, MemoryContext context);
-extern void CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon);
+extern bool CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon);
 extern bool CatalogProcessedInFull(int64 pipeline_id, TimestampTz *end);
 extern void CatalogSetReads(int64 pipeline_id, List *relids);
 extern List *CatalogReadGraph(MemoryContext context);

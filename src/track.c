@@ -89,9 +89,10 @@
  * go.  Only a pipeline that tracks something consumes marks, so the windows
  * of the others pay no statement for it.
  *
- * The trackers of every relation are cached per backend and reloaded when
- * microbatch.sources changes: mb_track, mb_untrack, mb_drop and the drop of
- * a source send a relcache invalidation for microbatch.sources.
+ * The trackers of every relation are cached per backend, horizons
+ * included, and reloaded when microbatch.sources changes: mb_track,
+ * mb_untrack, mb_drop, the drop of a source and every move of a horizon
+ * (horizon.c) send a relcache invalidation for microbatch.sources.
  *
  *-------------------------------------------------------------------------
  */
@@ -209,7 +210,6 @@ static void DropObjects(Oid classid, List *oids);
 static bool IsCaptureIndex(Oid index, Oid am);
 static void SyncTriggers(Oid source, List *columns_before);
 static void DropTriggers(Oid source);
-static void SignalTrackersChanged(void);
 
 /* RegisterCallbacks sets up the cache invalidation and commit hooks once. */
 static void
@@ -1139,11 +1139,12 @@ IsCaptureIndex(Oid index, Oid am)
 }
 
 /*
- * SignalTrackersChanged tells every backend (this one too) to reload its
- * trackers at its next transaction or lock.
+ * TrackSignalChanged tells every backend (this one too) to reload its
+ * trackers, horizons included, at its next transaction or lock: the relcache
+ * invalidation of microbatch.sources is sent when this transaction commits.
  */
-static void
-SignalTrackersChanged(void)
+void
+TrackSignalChanged(void)
 {
 	Oid			sources = get_relname_relid("sources", get_namespace_oid("microbatch", false));
 
@@ -1191,7 +1192,7 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 	columns_before = SourceColumns(source);
 	CatalogInsertSource(pipeline->id, source, event_time);
 	SyncTriggers(source, columns_before);
-	SignalTrackersChanged();
+	TrackSignalChanged();
 }
 
 /*
@@ -1235,7 +1236,7 @@ TrackForget(Pipeline *pipeline, Oid source)
 			pipeline_tracks = true;
 	if (!pipeline_tracks)
 		CatalogConsumeStaleMarks(pipeline->id, DT_NOBEGIN, DT_NOEND);
-	SignalTrackersChanged();
+	TrackSignalChanged();
 	return deleted;
 }
 
@@ -1262,7 +1263,7 @@ TrackSourcesDropped(void)
 	if (!CatalogHasTracking())
 		return;
 	CatalogDeleteSourcesOfDroppedTables();
-	SignalTrackersChanged();
+	TrackSignalChanged();
 }
 
 /*

@@ -22,6 +22,7 @@ extern void TrackReplaceBegin(Pipeline *pipeline);
 extern void TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackPrune(Pipeline *pipeline);
+extern void TrackSignalChanged(void);
 extern void TrackInsertedRow(Relation heap, Relation index, Datum *values, bool *isnull,
 							 void **cache, MemoryContext context);
 
