@@ -39,7 +39,7 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate
+REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate running_total
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon track_long_writer retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
