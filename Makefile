@@ -29,6 +29,7 @@ OBJS = \
 	src/citus.o \
 	src/track.o \
 	src/track_query.o \
+	src/track_partition.o \
 	src/deps.o \
 	src/guard.o \
 	src/coalesce.o \
@@ -39,7 +40,7 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate running_total
+REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate running_total tracking_partitions
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon track_long_writer retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso

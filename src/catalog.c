@@ -1120,6 +1120,27 @@ CatalogMarkAllProcessedStale(int64 pipeline_id)
 }
 
 /*
+ * CatalogMarkProcessedStale marks stale every window of a pipeline that has
+ * a state row and starts in [from, to): rows of a partition that was
+ * truncated, dropped, detached or attached fell into them.
+ */
+void
+CatalogMarkProcessedStale(int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.stale (pipeline_id, window_start) "
+					   "SELECT pipeline_id, window_start FROM microbatch.windows "
+					   "WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3",
+					   3, types, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/*
  * CatalogConsumeStaleMarks deletes the marks of the windows starting in
  * [from, to): those this statement's snapshot sees.  Marks committed later
  * stay (track.c explains why this loses nothing).

@@ -119,6 +119,7 @@ extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const c
 extern bool CatalogHasTracking(void);
 extern void CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts);
 extern void CatalogMarkAllProcessedStale(int64 pipeline_id);
+extern void CatalogMarkProcessedStale(int64 pipeline_id, TimestampTz from, TimestampTz to);
 extern void CatalogConsumeStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to);
 extern void CatalogPruneStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to);
 extern List *CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampTz to,
