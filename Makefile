@@ -42,7 +42,7 @@ PGFILEDESC = "microbatch - incremental time-window pipelines"
 
 REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate running_total tracking_partitions
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
-ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon track_long_writer retype_mid_run
+ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon track_long_writer track_attach_vs_window retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

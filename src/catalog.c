@@ -1300,7 +1300,7 @@ CatalogReadTrackers(MemoryContext context)
 	CatalogBegin(&session);
 	plan = SPI_prepare("SELECT s.pipeline_id, s.source::pg_catalog.oid, s.event_time, "
 					   "       p.batch_size, p.time_zone, p.target::pg_catalog.oid, p.event_time, "
-					   "       s.horizon "
+					   "       s.horizon, p.begin_at "
 					   "FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id",
 					   0, NULL);
 	if (plan == NULL)
@@ -1327,6 +1327,7 @@ CatalogReadTrackers(MemoryContext context)
 		tracker->target = DatumGetObjectId(GetDatum(tuple, desc, 6, &isnull));
 		tracker->target_event_time = GetText(tuple, desc, 7);
 		tracker->horizon = DatumGetTimestampTz(GetDatum(tuple, desc, 8, &isnull));
+		tracker->begin_at = DatumGetTimestampTz(GetDatum(tuple, desc, 9, &isnull));
 		trackers = lappend(trackers, tracker);
 	}
 	MemoryContextSwitchTo(spi_context);

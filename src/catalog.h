@@ -56,6 +56,7 @@ typedef struct CatalogTracker
 	Oid			target;
 	char	   *target_event_time;
 	TimestampTz horizon;		/* changes before it are captured (horizon.c) */
+	TimestampTz begin_at;		/* of the pipeline */
 } CatalogTracker;
 
 /* a pipeline in the dependency graph (deps.c) */

@@ -39,19 +39,34 @@
  * the partition's rows: min() and max() of the column, an index probe each
  * where it is indexed, read as the table's owner.  A partition whose rows
  * cannot be read so (a foreign table, or an owner under forced row
- * security) keeps the side open.  Every window of each tracking pipeline
- * that has a state row and overlaps the range is marked stale, in the
- * command's own transaction: exactly the windows of the rows when the
- * partitions follow the grid, otherwise every processed window the
- * partition's bounds (or its rows' range) can hold.  A range that holds no
- * event time marks nothing.
+ * security) keeps the side open.  The windows of each tracking pipeline
+ * that overlap the range are marked stale, in the command's own
+ * transaction: exactly the windows of the rows when the partitions follow
+ * the grid, otherwise every window the partition's bounds (or its rows'
+ * range) can hold.  A range that holds no event time marks nothing.
  *
- * Marks commit with the command and are consumed like any other (track.c):
- * a window replaced before the commit is marked and processed again, one
- * replaced after reads the partition's rows, or their absence.  A TRUNCATE
- * of the tracked source itself marks every processed window (track.c); its
- * leaves mark theirs once more, which costs a statement each and changes
- * nothing.
+ * Why no change is lost.  Marks commit with the command, and a window's
+ * replacement consumes only the marks its snapshot sees (track.c): a window
+ * replaced before the commit keeps its mark and is processed again, one
+ * replaced after reads the partition's rows, or their absence.  That leaves
+ * a window a run processes for the first time while the command runs: it
+ * has no state row yet to be marked by, and an ATTACH or a concurrent
+ * DETACH does not conflict with the locks its query takes.  So each command
+ * behaves as a writer does (horizon.c): it holds a write lock on the source
+ * or a partition of it before it reads the horizons (DROP takes the locks
+ * DROP TABLE takes, parent first; ATTACH and DETACH a ROW EXCLUSIVE lock on
+ * the table they alter; TRUNCATE holds its own), and marks every window in
+ * the range before the horizon, processed or not, as well as every
+ * processed one after it.  A run that raised the horizon before the lock
+ * was taken is past the horizon read, so the windows it may be processing
+ * for the first time are marked; a run that raises it later waits for the
+ * command's transaction, since its lock is a write lock, before it
+ * processes a window in full.  A mark of a window never processed is
+ * consumed when it is first processed.
+ *
+ * A TRUNCATE of the tracked source itself marks every processed window
+ * (track.c); its leaves mark theirs once more, which costs a statement each
+ * and changes nothing.
  *
  * Not seen here: a partition dropped by any other command (DROP EXTENSION
  * of an extension that owns it), and legacy inheritance children, which
@@ -417,9 +432,16 @@ Instant(Timestamp t, Oid type, Grid *grid, TimestampTz *instant)
 	return TrackEventInstant(TimestampGetDatum(t), TIMESTAMPOID, grid, instant);
 }
 
+/* how many marks of never processed windows MarkRange writes at a time */
+#define MARK_CHUNK 10000
+
 /*
- * MarkRange marks stale every window of the tracker's pipeline that has a
- * state row and overlaps the range.
+ * MarkRange marks stale the windows of the tracker's pipeline that overlap
+ * the range: every one before the horizon, processed or not (a run may be
+ * processing it for the first time, see the top of the file), and every
+ * one after it that has a state row.  Before the horizon means before the
+ * pipeline's begin_at no more than after now: no run that did not wait for
+ * this transaction plans a window later than that.
  */
 static void
 MarkRange(CatalogTracker *tracker, Oid type, EventRange *range)
@@ -428,6 +450,11 @@ MarkRange(CatalogTracker *tracker, Oid type, EventRange *range)
 	TimestampTz from = DT_NOBEGIN;
 	TimestampTz to = DT_NOEND;
 	TimestampTz instant;
+	TimestampTz until;
+	TimestampTz w;
+	int64	   *ids = palloc(sizeof(int64) * MARK_CHUNK);
+	TimestampTz *starts = palloc(sizeof(TimestampTz) * MARK_CHUNK);
+	int			n = 0;
 
 	if (range->empty)
 		return;
@@ -436,38 +463,50 @@ MarkRange(CatalogTracker *tracker, Oid type, EventRange *range)
 		from = GridFloor(&grid, instant);
 	if (range->has_hi && Instant(range->hi, type, &grid, &instant))
 		to = instant;
-	if (from < to)
-		CatalogMarkProcessedStale(tracker->pipeline_id, from, to);
+	if (from >= to)
+		return;
+
+	until = Min(to, Min(tracker->horizon, GetCurrentTimestamp()));
+	for (w = Max(from, tracker->begin_at); w < until; w = GridNext(&grid, w))
+	{
+		CHECK_FOR_INTERRUPTS();
+		ids[n] = tracker->pipeline_id;
+		starts[n++] = w;
+		if (n == MARK_CHUNK)
+		{
+			CatalogInsertStaleMarks(n, ids, starts);
+			n = 0;
+		}
+	}
+	if (n > 0)
+		CatalogInsertStaleMarks(n, ids, starts);
+	if (Max(from, w) < to)
+		CatalogMarkProcessedStale(tracker->pipeline_id, Max(from, w), to);
 }
 
 /*
  * PartitionRange is the range of event times of relid by a tracker's
  * column: from the bounds, and from the rows where they leave a side open
- * and scan allows.  With lock_parent, the parent and then the partition
- * are locked as DROP TABLE would, before the rows are read.
+ * and scan allows.
  */
 static void
-PartitionRange(Oid relid, CatalogTracker *tracker, Oid type, bool scan, bool lock_parent,
-			   EventRange *range)
+PartitionRange(Oid relid, CatalogTracker *tracker, Oid type, bool scan, EventRange *range)
 {
 	BoundsRange(relid, tracker->source, tracker->event_time, type, range);
 	if (range->empty || (range->has_lo && range->has_hi) || !scan)
 		return;
-	if (lock_parent)
-	{
-		LockRelationOid(linitial_oid(get_partition_ancestors(relid)), AccessExclusiveLock);
-		LockRelationOid(relid, AccessExclusiveLock);
-	}
 	ScanRange(relid, tracker->event_time, type, range);
 }
 
 /*
  * MarkPartition marks, for every pipeline tracking a source above relid,
- * the processed windows the rows of relid may fall into.  The range of one
- * source's column is computed once.
+ * the windows the rows of relid may fall into.  The caller holds a write
+ * lock on relid or on a table above it (see the top of the file), so the
+ * horizons read here are those no run that did not wait for it has gone
+ * past.  The range of one source's column is computed once.
  */
 static void
-MarkPartition(Oid relid, bool scan, bool lock_parent)
+MarkPartition(Oid relid, bool scan)
 {
 	List	   *known = NIL;
 	ListCell   *lc;
@@ -490,11 +529,22 @@ MarkPartition(Oid relid, bool scan, bool lock_parent)
 			range = palloc0(sizeof(KnownRange));
 			range->source = tracker->source;
 			range->column = tracker->event_time;
-			PartitionRange(relid, tracker, type, scan, lock_parent, &range->range);
+			PartitionRange(relid, tracker, type, scan, &range->range);
 			known = lappend(known, range);
 		}
 		MarkRange(tracker, type, &range->range);
 	}
+}
+
+/*
+ * LockForDrop takes the locks a DROP of the partition relid takes, in the
+ * order it takes them: its parent's, then its own.
+ */
+static void
+LockForDrop(Oid relid)
+{
+	LockRelationOid(linitial_oid(get_partition_ancestors(relid)), AccessExclusiveLock);
+	LockRelationOid(relid, AccessExclusiveLock);
 }
 
 /*
@@ -511,7 +561,7 @@ microbatch_track_partition_truncate(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("microbatch.track_partition_truncate() must be fired for TRUNCATE")));
-	MarkPartition(RelationGetRelid(trigger->tg_relation), true, false);
+	MarkPartition(RelationGetRelid(trigger->tg_relation), true);
 	return PointerGetDatum(NULL);
 }
 
@@ -588,25 +638,40 @@ NoteDetaches(AlterTableStmt *stmt)
 
 /*
  * MarkDetached marks, once relid is detached, what the notes taken before
- * say it took away: its former bounds, closed by its rows where open.  Then
- * it takes the partition trigger and the capture index off it.
+ * say it took away: its former bounds, closed by its rows where open, by
+ * the horizons read now, under a write lock on the table it was detached
+ * from (see the top of the file).  Then it takes the partition trigger and the capture index
+ * off it.
  */
 static void
-MarkDetached(Oid relid)
+MarkDetached(Oid relid, Oid parent)
 {
+	List	   *trackers = NIL;
 	bool		noted = false;
 	ListCell   *lc;
 
 	foreach(lc, detach_notes)
 	{
 		DetachNote *note = lfirst(lc);
+		ListCell   *t;
 
 		if (note->relid != relid)
 			continue;
+		if (!noted)
+		{
+			LockRelationOid(parent, RowExclusiveLock);
+			trackers = CatalogReadTrackers(CurrentMemoryContext);
+		}
 		noted = true;
 		if (!note->range.empty && !(note->range.has_lo && note->range.has_hi))
 			ScanRange(relid, note->tracker.event_time, note->type, &note->range);
-		MarkRange(&note->tracker, note->type, &note->range);
+		foreach(t, trackers)
+		{
+			CatalogTracker *now = lfirst(t);
+
+			if (now->pipeline_id == note->tracker.pipeline_id && now->source == note->tracker.source)
+				MarkRange(now, note->type, &note->range);
+		}
 	}
 	if (noted)
 		TrackDropDetached(relid);
@@ -656,7 +721,10 @@ MarkDroppedWith(List *namespaces, List *owners)
 		}
 	}
 	foreach(lc, doomed)
-		MarkPartition(lfirst_oid(lc), true, false);
+	{
+		LockForDrop(lfirst_oid(lc));
+		MarkPartition(lfirst_oid(lc), true);
+	}
 }
 
 /*
@@ -686,7 +754,10 @@ microbatch_on_partition_ddl_start(PG_FUNCTION_ARGS)
 			Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)),
 												 NoLock, true);
 
-			MarkPartition(relid, true, true);
+			if (TrackersAbove(relid) == NIL)
+				continue;
+			LockForDrop(relid);
+			MarkPartition(relid, true);
 		}
 	}
 	else if (IsA(tree, DropStmt) && ((DropStmt *) tree)->removeType == OBJECT_SCHEMA)
@@ -774,6 +845,7 @@ microbatch_on_partition_ddl_end(PG_FUNCTION_ARGS)
 	else
 	{
 		AlterTableStmt *stmt = (AlterTableStmt *) tree;
+		Oid			parent = RangeVarGetRelid(stmt->relation, NoLock, true);
 		bool		partition_cmd = false;
 
 		foreach(lc, stmt->cmds)
@@ -789,24 +861,20 @@ microbatch_on_partition_ddl_end(PG_FUNCTION_ARGS)
 				relid = PartitionCmdRelid(cmd);
 				if (TrackersAbove(relid) != NIL)
 				{
-					MarkPartition(relid, true, false);
+					LockRelationOid(parent, RowExclusiveLock);
+					MarkPartition(relid, true);
 					TrackSyncPartitionTriggers(relid);
 				}
 			}
 			else if (IsDetach(cmd))
 			{
 				partition_cmd = true;
-				MarkDetached(PartitionCmdRelid(cmd));
+				MarkDetached(PartitionCmdRelid(cmd), parent);
 			}
 		}
-		if (!partition_cmd)
-		{
-			Oid			relid = RangeVarGetRelid(stmt->relation, NoLock, true);
-
-			if (OidIsValid(relid) && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE &&
-				InTrackedTree(relid))
-				TrackSyncPartitionTriggers(relid);
-		}
+		if (!partition_cmd && OidIsValid(parent) &&
+			get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE && InTrackedTree(parent))
+			TrackSyncPartitionTriggers(parent);
 	}
 	if (pushed)
 		PopActiveSnapshot();
