@@ -172,6 +172,11 @@ SELECT tgname, pg_get_userbyid(c.relowner) AS owner FROM pg_trigger t JOIN pg_cl
  WHERE tgrelid = 'ev_d6'::regclass AND tgname = 'microbatch_track_partition';
 SELECT * FROM mb_plan('ev_daily');
 SELECT windows FROM mb_run('ev_daily');
+-- a drop its caller may not do marks nothing
+SET ROLE mb_parts_guest;
+DROP TABLE ev_d1;
+RESET ROLE;
+SELECT count(*) AS planned FROM mb_plan('ev_daily');
 DROP OWNED BY mb_parts_guest;
 SELECT * FROM mb_plan('ev_daily');
 SELECT windows FROM mb_run('ev_daily');

@@ -83,6 +83,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_partitioned_table.h"
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
@@ -174,6 +175,21 @@ Owner(Oid relid)
 	if (HeapTupleIsValid(tuple))
 	{
 		owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
+	}
+	return owner;
+}
+
+/* NamespaceOwner returns the owner of a schema, or InvalidOid. */
+static Oid
+NamespaceOwner(Oid namespace)
+{
+	HeapTuple	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(namespace));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
 		ReleaseSysCache(tuple);
 	}
 	return owner;
@@ -452,8 +468,8 @@ MarkRange(CatalogTracker *tracker, Oid type, EventRange *range)
 	TimestampTz instant;
 	TimestampTz until;
 	TimestampTz w;
-	int64	   *ids = palloc(sizeof(int64) * MARK_CHUNK);
-	TimestampTz *starts = palloc(sizeof(TimestampTz) * MARK_CHUNK);
+	int64	   *ids = NULL;
+	TimestampTz *starts = NULL;
 	int			n = 0;
 
 	if (range->empty)
@@ -470,6 +486,11 @@ MarkRange(CatalogTracker *tracker, Oid type, EventRange *range)
 	for (w = Max(from, tracker->begin_at); w < until; w = GridNext(&grid, w))
 	{
 		CHECK_FOR_INTERRUPTS();
+		if (ids == NULL)
+		{
+			ids = palloc(sizeof(int64) * MARK_CHUNK);
+			starts = palloc(sizeof(TimestampTz) * MARK_CHUNK);
+		}
 		ids[n] = tracker->pipeline_id;
 		starts[n++] = w;
 		if (n == MARK_CHUNK)
@@ -480,6 +501,11 @@ MarkRange(CatalogTracker *tracker, Oid type, EventRange *range)
 	}
 	if (n > 0)
 		CatalogInsertStaleMarks(n, ids, starts);
+	if (ids != NULL)
+	{
+		pfree(ids);
+		pfree(starts);
+	}
 	if (Max(from, w) < to)
 		CatalogMarkProcessedStale(tracker->pipeline_id, Max(from, w), to);
 }
@@ -731,7 +757,8 @@ MarkDroppedWith(List *namespaces, List *owners)
  * microbatch.on_partition_ddl_start() runs at ddl_command_start of ALTER
  * TABLE, DROP TABLE, DROP SCHEMA and DROP OWNED: it marks what a drop takes
  * away from tracked sources, and notes the bounds of partitions a detach
- * is about to take.
+ * is about to take.  A drop the caller may not do (it fails later) locks
+ * and marks nothing.
  */
 Datum
 microbatch_on_partition_ddl_start(PG_FUNCTION_ARGS)
@@ -754,7 +781,8 @@ microbatch_on_partition_ddl_start(PG_FUNCTION_ARGS)
 			Oid			relid = RangeVarGetRelid(makeRangeVarFromNameList(lfirst(lc)),
 												 NoLock, true);
 
-			if (TrackersAbove(relid) == NIL)
+			/* DROP checks ownership before it locks: no lock for others */
+			if (TrackersAbove(relid) == NIL || !has_privs_of_role(GetUserId(), Owner(relid)))
 				continue;
 			LockForDrop(relid);
 			MarkPartition(relid, true);
@@ -768,7 +796,7 @@ microbatch_on_partition_ddl_start(PG_FUNCTION_ARGS)
 		{
 			Oid			namespace = get_namespace_oid(strVal(lfirst(lc)), true);
 
-			if (OidIsValid(namespace))
+			if (OidIsValid(namespace) && has_privs_of_role(GetUserId(), NamespaceOwner(namespace)))
 				namespaces = lappend_oid(namespaces, namespace);
 		}
 		if (namespaces != NIL)
@@ -782,7 +810,7 @@ microbatch_on_partition_ddl_start(PG_FUNCTION_ARGS)
 		{
 			Oid			role = get_rolespec_oid(lfirst(lc), true);
 
-			if (OidIsValid(role))
+			if (OidIsValid(role) && has_privs_of_role(GetUserId(), role))
 				owners = lappend_oid(owners, role);
 		}
 		if (owners != NIL)
