@@ -12,6 +12,7 @@ OBJS = \
 	src/pipeline.o \
 	src/manage.o \
 	src/executor.o \
+	src/revalidate.o \
 	src/checks.o \
 	src/refresh.o \
 	src/plan.o \
@@ -38,9 +39,9 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening
+REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
-ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon
+ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
@@ -61,10 +62,12 @@ include $(PGXS)
 # include: a rule before it would become the default goal.)
 $(OBJS): $(wildcard src/*.h)
 
-# the majors src/compat.h knows and CI tests; anything else is refused
-SUPPORTED_MAJORS = 13 14 15 16 17 18
+# the majors src/compat.h knows: the ones CI tests (13 15 17 18 19) and
+# the two between them (14 16), which build but are not tested, so not
+# claimed; anything else is refused
+SUPPORTED_MAJORS = 13 14 15 16 17 18 19
 ifeq ($(filter $(MAJORVERSION),$(SUPPORTED_MAJORS)),)
-$(error microbatch supports PostgreSQL 13 to 18; $(PG_CONFIG) is PostgreSQL $(MAJORVERSION). Build against a supported server with make PG_CONFIG=/path/to/pg_config)
+$(error microbatch supports PostgreSQL 13, 15, 17, 18 and 19; $(PG_CONFIG) is PostgreSQL $(MAJORVERSION). Build against a supported server with make PG_CONFIG=/path/to/pg_config)
 endif
 
 # the docs go to their own directory: README.md and doc/*.md keep their names

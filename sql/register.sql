@@ -101,7 +101,10 @@ SELECT mb_alter('daily', max_parallel => 0);
 SELECT mb_alter('daily', end_at => '2023-01-01');
 SELECT mb_alter('daily', query => 'SELECT 1 AS day');
 SELECT mb_alter('nope', lookback => 1);
+-- no batch_size parameter (terse: the hint under the error differs by major)
+\set VERBOSITY terse
 SELECT mb_alter('daily', batch_size => 'hour');
+\set VERBOSITY default
 SELECT lookback, max_parallel, on_error, end_at, enabled FROM microbatch.pipelines WHERE name = 'daily';
 SELECT mb_alter('daily', enabled => true,
        query => $$SELECT date_trunc('day', created_at) AS day, count(*) AS n FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1$$);

@@ -108,7 +108,7 @@ CaptureCostEstimate(PlannerInfo *root, IndexPath *path, double loop_count,
 static bytea *
 CaptureOptions(Datum reloptions, bool validate)
 {
-	if (validate && PointerIsValid(DatumGetPointer(reloptions)))
+	if (validate && DatumGetPointer(reloptions) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("access method \"microbatch_capture\" takes no storage parameters")));

@@ -952,6 +952,35 @@ CatalogFinishRun(int64 run_id, const char *status, int succeeded, int failed, in
 }
 
 /*
+ * CatalogCancelAbandonedRun records a run whose session left in the middle
+ * of it as cancelled, with the counts of what its windows committed.
+ */
+void
+CatalogCancelAbandonedRun(int64 run_id)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(run_id)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.runs r SET status = 'cancelled', "
+					   "  succeeded = w.succeeded, failed = w.failed, "
+					   "  windows_done = w.succeeded + w.failed, "
+					   "  skipped = r.windows_total - w.succeeded - w.failed, "
+					   "  rows_deleted = w.rows_deleted, rows_inserted = w.rows_inserted, "
+					   "  finished_at = pg_catalog.clock_timestamp(), "
+					   "  error = 'the session running it ended' "
+					   "FROM (SELECT pg_catalog.count(*) FILTER (WHERE status <> 'failed')::pg_catalog.int4 AS succeeded, "
+					   "             pg_catalog.count(*) FILTER (WHERE status = 'failed')::pg_catalog.int4 AS failed, "
+					   "             COALESCE(pg_catalog.sum(rows_deleted), 0)::pg_catalog.int8 AS rows_deleted, "
+					   "             COALESCE(pg_catalog.sum(rows_inserted), 0)::pg_catalog.int8 AS rows_inserted "
+					   "      FROM microbatch.windows WHERE run_id = $1) w "
+					   "WHERE r.run_id = $1 AND r.status = 'running'",
+					   1, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
  * Change tracking and dependencies: microbatch.sources, microbatch.stale and
  * pipelines.reads (track.c, deps.c).
  */
@@ -1329,7 +1358,7 @@ CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon)
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("UPDATE microbatch.sources SET horizon = $2 "
-					   "WHERE pipeline_id = $1 AND horizon OPERATOR(pg_catalog.<>) $2",
+					   "WHERE pipeline_id = $1 AND horizon <> $2",
 					   2, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
@@ -1350,7 +1379,7 @@ CatalogProcessedInFull(int64 pipeline_id, TimestampTz *end)
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("SELECT window_end FROM microbatch.windows "
-					   "WHERE pipeline_id = $1 AND status OPERATOR(pg_catalog.<>) 'partial' "
+					   "WHERE pipeline_id = $1 AND status <> 'partial' "
 					   "ORDER BY window_start DESC LIMIT 1",
 					   1, types, values, NULL, SPI_OK_SELECT);
 	found = SPI_processed > 0;

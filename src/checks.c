@@ -389,7 +389,7 @@ RunCheck(WindowExecutor *executor, PipelineCheck *check, Datum *bounds, Datum *e
 
 	if (check->plan == NULL)
 	{
-		Oid			event_type = executor->event_time_type;
+		Oid			event_type = executor->shape.event_type;
 		Oid			types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 		SPIPlanPtr	plan;
 

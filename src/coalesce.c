@@ -39,6 +39,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -46,26 +47,35 @@
 
 #include "catalog.h"
 #include "coalesce.h"
+#include "compat.h"
 #include "guard.h"
 
 char	   *microbatch_coalesce_target = NULL;
 
 /* microbatch.coalesce_target, as parsed: a span of time, or windows */
-static Interval *target_span = NULL;
-static int	target_windows = 0;
+typedef struct CoalesceTarget
+{
+	int			windows;		/* a number of windows, or 0 */
+	Interval	span;			/* else a span of time */
+} CoalesceTarget;
+
+static CoalesceTarget coalesce_target = {0, {0, 0, 1}};	/* 1 month */
 
 static int	RunChunk(WindowExecutor *executor, PlannedWindow *windows, TimestampTz *bounds,
 					 int n, WindowOutcome *outcomes, bool *stop);
 
 /*
  * CoalesceCheckTarget accepts a number of windows (1 or more) or an
- * interval longer than zero.
+ * interval longer than zero, and hands the parsed value to the assign
+ * hook.  It may run as the library loads or as postgresql.conf is read
+ * again, where an error would abort the whole load: it never raises.
  */
 bool
 CoalesceCheckTarget(char **newval, void **extra, GucSource source)
 {
 	const char *s = *newval;
-	Interval   *span;
+	CoalesceTarget parsed = {0, {0, 0, 0}};
+	CoalesceTarget *copy;
 
 	if (s[0] != '\0' && strspn(s, "0123456789") == strlen(s))
 	{
@@ -74,35 +84,28 @@ CoalesceCheckTarget(char **newval, void **extra, GucSource source)
 			GUC_check_errmsg("microbatch.coalesce_target must be at least one window, got \"%s\"", s);
 			return false;
 		}
-		return true;
+		parsed.windows = atoi(s);
 	}
-	span = DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(s),
-												 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
-	if (span->month < 0 || span->day < 0 || span->time < 0 ||
-		(span->month == 0 && span->day == 0 && span->time == 0))
+	else if (!MicrobatchParseInterval(s, &parsed.span) ||
+			 parsed.span.month < 0 || parsed.span.day < 0 || parsed.span.time < 0 ||
+			 (parsed.span.month == 0 && parsed.span.day == 0 && parsed.span.time == 0))
 	{
 		GUC_check_errmsg("microbatch.coalesce_target must be a positive interval or a number of windows, got \"%s\"", s);
 		return false;
 	}
+	copy = MicrobatchGucMalloc(sizeof(CoalesceTarget));
+	if (copy == NULL)
+		return false;
+	*copy = parsed;
+	*extra = copy;
 	return true;
 }
 
-/* CoalesceAssignTarget parses a checked microbatch.coalesce_target. */
+/* CoalesceAssignTarget takes the value its check hook parsed. */
 void
 CoalesceAssignTarget(const char *newval, void *extra)
 {
-	if (newval[0] != '\0' && strspn(newval, "0123456789") == strlen(newval))
-	{
-		target_windows = atoi(newval);
-		target_span = NULL;
-		return;
-	}
-	target_windows = 0;
-	if (target_span == NULL)
-		target_span = MemoryContextAlloc(TopMemoryContext, sizeof(Interval));
-	*target_span = *DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(newval),
-														  ObjectIdGetDatum(InvalidOid),
-														  Int32GetDatum(-1)));
+	coalesce_target = *(CoalesceTarget *) extra;
 }
 
 /*
@@ -117,12 +120,12 @@ CoalesceChunkLength(Pipeline *pipeline, PlannedWindow *windows, int n)
 
 	if (!pipeline->coalesce_windows || n <= 1)
 		return Min(n, 1);
-	if (target_windows > 0)
-		n = Min(n, target_windows);
-	else if (target_span != NULL)
+	if (coalesce_target.windows > 0)
+		n = Min(n, coalesce_target.windows);
+	else
 		limit = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 														TimestampTzGetDatum(windows[0].start),
-														IntervalPGetDatum(target_span)));
+														IntervalPGetDatum(&coalesce_target.span)));
 	while (length < n && windows[length].start == windows[length - 1].end &&
 		   windows[length].end <= limit)
 		length++;
@@ -191,8 +194,15 @@ CoalesceExecute(WindowExecutor *executor, int64 run_id, PlannedWindow *windows, 
 		bounds[i] = windows[i].start;
 	bounds[n] = windows[n - 1].end;
 	ran = RunChunk(executor, windows, bounds, n, outcomes, &stop);
+	/*
+	 * A cancel from here on would fail the transaction that records the
+	 * windows that ran, and leave the run unaccounted for: it waits until
+	 * the next window (the caller commits with interrupts held, too).
+	 */
+	HOLD_INTERRUPTS();
 	CatalogRecordWindows(executor->pipeline->id, run_id, bounds, ran, outcomes);
 	CountRunWindows(executor, run_id, outcomes, ran);
+	RESUME_INTERRUPTS();
 	pfree(bounds);
 	return ran;
 }

@@ -11,7 +11,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/tuplestore.h"
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#endif
 
 #include "compat.h"
 
@@ -41,3 +45,41 @@ MicrobatchInitMaterializedSRF(FunctionCallInfo fcinfo)
 	MemoryContextSwitchTo(old_context);
 }
 #endif
+
+/*
+ * MicrobatchParseInterval parses text as an interval into *result, and
+ * returns false instead of raising when it is not one.
+ */
+bool
+MicrobatchParseInterval(const char *text, Interval *result)
+{
+#if PG_VERSION_NUM >= 160000
+	ErrorSaveContext escontext = {T_ErrorSaveContext};
+	Datum		value;
+
+	if (!DirectInputFunctionCallSafe(interval_in, (char *) text, InvalidOid, -1,
+									 (Node *) &escontext, &value))
+		return false;
+	*result = *DatumGetIntervalP(value);
+	return true;
+#else
+	MemoryContext context = CurrentMemoryContext;
+	bool		parsed = true;
+
+	/* interval_in holds no resource when it raises: nothing to roll back */
+	PG_TRY();
+	{
+		*result = *DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text),
+														 ObjectIdGetDatum(InvalidOid),
+														 Int32GetDatum(-1)));
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(context);
+		FlushErrorState();
+		parsed = false;
+	}
+	PG_END_TRY();
+	return parsed;
+#endif
+}

@@ -42,9 +42,9 @@
  * Before the INSERT the window's stale marks are consumed, and after it
  * the pipelines that track this target are marked (track.c).
  *
- * ExecuteWindowGuarded wraps a window in a subtransaction: a failure rolls
- * back the window's statements and leaves the transaction usable, so that
- * the failure itself can be recorded and committed.
+ * ExecuteRangeGuarded wraps windows in a subtransaction: a failure rolls
+ * back the windows' statements and leaves the transaction usable, so that
+ * the failure itself can be recorded and committed (coalesce.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -69,6 +69,7 @@
 #include "executor.h"
 #include "guard.h"
 #include "progress.h"
+#include "revalidate.h"
 #include "sandbox.h"
 #include "track.h"
 
@@ -94,9 +95,8 @@ WindowExecutorCreate(Pipeline *pipeline)
 	ListCell   *lc;
 
 	executor->pipeline = pipeline;
-	executor->event_time_type = PipelineEventTimeType(pipeline);
-	target = quote_qualified_identifier(get_namespace_name(get_rel_namespace(pipeline->target)),
-										get_rel_name(pipeline->target));
+	TargetShapeRead(&executor->shape, pipeline);
+	target = quote_qualified_identifier(executor->shape.schema, executor->shape.table);
 
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "DELETE FROM %s WHERE %s >= $1 AND %s < $2",
@@ -130,8 +130,8 @@ WindowExecutorCreate(Pipeline *pipeline)
 		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q "
 						 "WHERE microbatch.%s(mb_q.%s::%s%s, $1, $2)",
 						 pipeline->query, executor->on_citus ? "window_check" : "window_guard",
-						 event_time, EventTypeName(executor->event_time_type),
-						 executor->event_time_type == TIMESTAMPTZOID ? "" : "::pg_catalog.timestamptz");
+						 event_time, EventTypeName(executor->shape.event_type),
+						 executor->shape.event_type == TIMESTAMPTZOID ? "" : "::pg_catalog.timestamptz");
 	else
 		appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "
 						 "SELECT pg_catalog.count(*), "
@@ -196,7 +196,7 @@ PrepareKept(const char *sql, Oid *types, int options, const char *what)
 static void
 PrepareStatements(WindowExecutor *executor)
 {
-	Oid			delete_types[2] = {executor->event_time_type, executor->event_time_type};
+	Oid			delete_types[2] = {executor->shape.event_type, executor->shape.event_type};
 	Oid			insert_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 	int			delete_options = executor->delete_generic ? CURSOR_OPT_GENERIC_PLAN : 0;
 
@@ -218,8 +218,10 @@ BoundAsEventType(WindowExecutor *executor, TimestampTz bound)
 {
 	Datum		d = TimestampTzGetDatum(bound);
 
-	switch (executor->event_time_type)
+	switch (executor->shape.event_type)
 	{
+		case TIMESTAMPTZOID:
+			return d;
 		case TIMESTAMPOID:
 			return DirectFunctionCall1(timestamptz_timestamp, d);
 		case DATEOID:
@@ -230,9 +232,10 @@ BoundAsEventType(WindowExecutor *executor, TimestampTz bound)
 					date++;
 				return DateADTGetDatum(date);
 			}
-		default:
-			return d;
 	}
+	/* TargetShapeRead admits no other type */
+	elog(ERROR, "unexpected event-time type %u", executor->shape.event_type);
+	return (Datum) 0;
 }
 
 /*
@@ -302,6 +305,8 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 
 	/* a cancel that arrived while bookkeeping held it off fails this window */
 	CHECK_FOR_INTERRUPTS();
+	/* the target may have changed since the run prepared its statements */
+	TargetShapeRecheck(&executor->shape, pipeline);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, pipeline->time_zone);
@@ -312,7 +317,7 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 		PrepareStatements(executor);
 	if (nwindows > 1 && executor->delete_count_plan == NULL)
 	{
-		Oid			delete_types[2] = {executor->event_time_type, executor->event_time_type};
+		Oid			delete_types[2] = {executor->shape.event_type, executor->shape.event_type};
 		Oid			insert_types[2] = {TIMESTAMPTZOID, TIMESTAMPTZOID};
 
 		executor->delete_count_plan = PrepareKept(executor->delete_count_sql, delete_types, 0,
@@ -438,24 +443,6 @@ ExecuteRangeGuarded(WindowExecutor *executor, TimestampTz *bounds, int nwindows,
 
 	TimestampDifference(began, GetCurrentTimestamp(), &secs, &usecs);
 	outcome->elapsed_ms = secs * 1000.0 + usecs / 1000.0;
-	return outcome->succeeded;
-}
-
-/*
- * ExecuteWindowGuarded replaces a window inside a subtransaction of the
- * current transaction and records its outcome (and counts it in its run)
- * in that transaction, success or failure.  The caller commits.
- */
-bool
-ExecuteWindowGuarded(WindowExecutor *executor, int64 run_id, TimestampTz start,
-					 TimestampTz end, bool partial, WindowOutcome *outcome)
-{
-	TimestampTz bounds[2] = {start, end};
-
-	if (ExecuteRangeGuarded(executor, bounds, 1, outcome))
-		outcome->partial = partial;
-	CatalogRecordWindow(executor->pipeline->id, run_id, start, end, outcome);
-	CountRunWindows(executor, run_id, outcome, 1);
 	return outcome->succeeded;
 }
 

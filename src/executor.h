@@ -13,12 +13,13 @@
 
 #include "catalog.h"
 #include "pipeline.h"
+#include "revalidate.h"
 
 /* what replacing windows of one pipeline needs, kept for a whole run */
 typedef struct WindowExecutor
 {
 	Pipeline   *pipeline;
-	Oid			event_time_type;
+	TargetShape shape;			/* the target the statements are written for */
 	char	   *delete_sql;
 	char	   *delete_count_sql;	/* the DELETE of a chunk, counting per window */
 	char	   *insert_sql;
@@ -48,9 +49,6 @@ extern void ExecuteWindow(WindowExecutor *executor, TimestampTz start, Timestamp
 						  WindowOutcome *outcome);
 extern void ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 						 WindowOutcome *outcome);
-extern bool ExecuteWindowGuarded(WindowExecutor *executor, int64 run_id,
-								 TimestampTz start, TimestampTz end, bool partial,
-								 WindowOutcome *outcome);
 extern bool ExecuteRangeGuarded(WindowExecutor *executor, TimestampTz *bounds,
 								int nwindows, WindowOutcome *outcome);
 extern void CountRunWindows(WindowExecutor *executor, int64 run_id, WindowOutcome *outcomes,

@@ -509,8 +509,8 @@ GridCheckEventColumn(Oid relid, const char *column)
 	if (type != TIMESTAMPTZOID && type != TIMESTAMPOID && type != DATEOID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("event-time column \"%s\" has unsupported type %s",
-						column, format_type_be(type)),
+				 errmsg("event-time column \"%s\" of table \"%s\" has unsupported type %s",
+						column, get_rel_name(relid), format_type_be(type)),
 				 errhint("Use a column of type timestamptz, timestamp or date.")));
 	return type;
 }

@@ -12,8 +12,13 @@
  * Whatever ends the leader early also ends the run: an error or cancel
  * (statement_timeout, pg_cancel_backend, Ctrl-C) stops the queue, cancels
  * the windows in flight and waits for the workers to record that, before
- * the error goes on; a leader that exits detaches from the segment, and the
- * detach callback does the same without waiting.
+ * the error goes on; a leader that exits (FATAL: its client went away, it
+ * was terminated, the server shuts down) detaches from the segment, and the
+ * detach callback does the same without waiting.  That callback runs after
+ * the exiting transaction was aborted and its memory freed, so what it
+ * reads, the leader's state and the workers' handles, lives in
+ * TopMemoryContext, and the callback frees it; the workers then record the
+ * run as cancelled (worker.c).
  *
  * A worker blocked on a lock that the leader's own transaction holds would
  * wait forever, with the leader waiting for it; the leader checks for that
@@ -35,6 +40,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/memutils.h"
 
 #include "citus.h"
 #include "coalesce.h"
@@ -68,6 +74,7 @@ static void CancelWorkers(LeaderState *leader);
 static void DescribeWorker(BackgroundWorker *worker, LeaderState *leader, Pipeline *pipeline);
 static void SettleAbandonedWindows(LeaderState *leader, Pipeline *pipeline);
 static void StopRunOnDetach(dsm_segment *segment, Datum arg);
+static void LeaderFree(LeaderState *leader);
 
 /* CreateSharedRun puts the plan into a new DSM segment for the workers. */
 static RunShared *
@@ -116,14 +123,18 @@ static int
 StartWorkers(LeaderState *leader, Pipeline *pipeline, int wanted)
 {
 	BackgroundWorker worker;
+	MemoryContext caller_context;
 	int			i;
 
 	DescribeWorker(&worker, leader, pipeline);
+	/* RegisterDynamicBackgroundWorker allocates each handle here too */
+	caller_context = MemoryContextSwitchTo(TopMemoryContext);
 	leader->handles = palloc0(sizeof(BackgroundWorkerHandle *) * wanted);
 	for (i = 0; i < wanted; i++)
 		if (!RegisterDynamicBackgroundWorker(&worker, &leader->handles[i]))
 			break;
 	leader->nworkers = i;
+	MemoryContextSwitchTo(caller_context);
 
 	if (leader->nworkers == 0)
 		ereport(ERROR,
@@ -337,7 +348,8 @@ CancelWorkers(LeaderState *leader)
 
 /*
  * StopRunOnDetach runs when the leader detaches from the segment without
- * having waited for its workers (it is exiting): cancel what is in flight.
+ * having waited for its workers (it is exiting, or its transaction
+ * aborted before the run began): cancel what is in flight.
  */
 static void
 StopRunOnDetach(dsm_segment *segment, Datum arg)
@@ -345,6 +357,20 @@ StopRunOnDetach(dsm_segment *segment, Datum arg)
 	LeaderState *leader = (LeaderState *) DatumGetPointer(arg);
 
 	CancelWorkers(leader);
+	LeaderFree(leader);
+}
+
+/* LeaderFree frees the leader's state, which lives in TopMemoryContext. */
+static void
+LeaderFree(LeaderState *leader)
+{
+	int			i;
+
+	for (i = 0; i < leader->nworkers; i++)
+		pfree(leader->handles[i]);
+	if (leader->handles != NULL)
+		pfree(leader->handles);
+	pfree(leader);
 }
 
 /*
@@ -354,7 +380,7 @@ StopRunOnDetach(dsm_segment *segment, Datum arg)
 void
 RunInWorkers(Pipeline *pipeline, RunPlan *plan, int max_parallel, RunSummary *summary)
 {
-	LeaderState *leader = palloc0(sizeof(LeaderState));
+	LeaderState *leader;
 	int			wanted = Min(Min(max_parallel, plan->nwindows), microbatch_max_workers);
 
 	if (TransactionIdIsCurrentTransactionId(pipeline->xmin))
@@ -366,6 +392,8 @@ RunInWorkers(Pipeline *pipeline, RunPlan *plan, int max_parallel, RunSummary *su
 				 errhint("Commit first, then run it.")));
 
 	summary->run_id = CatalogNextRunId();
+	/* the detach callback reads it when an exit has freed everything else */
+	leader = MemoryContextAllocZero(TopMemoryContext, sizeof(LeaderState));
 	leader->on_citus = CitusActive();
 	leader->shared = CreateSharedRun(pipeline, plan, summary->run_id, &leader->segment);
 	on_dsm_detach(leader->segment, StopRunOnDetach, PointerGetDatum(leader));
@@ -390,6 +418,7 @@ RunInWorkers(Pipeline *pipeline, RunPlan *plan, int max_parallel, RunSummary *su
 			ResetLatch(MyLatch);
 		}
 		cancel_on_dsm_detach(leader->segment, StopRunOnDetach, PointerGetDatum(leader));
+		LeaderFree(leader);
 		RESUME_INTERRUPTS();
 		PG_RE_THROW();
 	}
@@ -397,5 +426,6 @@ RunInWorkers(Pipeline *pipeline, RunPlan *plan, int max_parallel, RunSummary *su
 
 	cancel_on_dsm_detach(leader->segment, StopRunOnDetach, PointerGetDatum(leader));
 	dsm_detach(leader->segment);
+	LeaderFree(leader);
 	ProgressFinished(pipeline, summary);
 }

@@ -43,7 +43,6 @@
 
 static void CheckName(const char *name);
 static void CheckTarget(Oid target, Oid owner);
-static Oid	CheckEventTime(Oid target, const char *event_time, const Grid *grid);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
 static Query *AnalyseQuery(Pipeline *pipeline);
@@ -96,24 +95,6 @@ CheckTarget(Oid target, Oid owner)
 	acl = pg_class_aclcheck(target, owner, ACL_INSERT | ACL_DELETE);
 	if (acl != ACLCHECK_OK)
 		aclcheck_error(acl, OBJECT_TABLE, get_rel_name(target));
-}
-
-/*
- * CheckEventTime requires the event-time column to exist in the target with
- * a type windows can be compared with, and returns that type.
- */
-static Oid
-CheckEventTime(Oid target, const char *event_time, const Grid *grid)
-{
-	Oid			type = GridCheckEventColumn(target, event_time);
-
-	if (type == DATEOID && GridIsSubDay(grid))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("event-time column \"%s\" of type date needs windows of a day or longer",
-						event_time),
-				 errdetail("Batch size \"%s\" is shorter than a day.", grid->batch_size)));
-	return type;
 }
 
 /*
@@ -180,6 +161,7 @@ microbatch_register(PG_FUNCTION_ARGS)
 	Query	   *analysed;
 	List	   *reads;
 
+	PipelineCheckWritable();
 	for (arg = 1; arg <= 10; arg++)
 		if (arg != 7 && PG_ARGISNULL(arg))
 			ereport(ERROR,
@@ -217,7 +199,7 @@ microbatch_register(PG_FUNCTION_ARGS)
 	GridInit(&p->grid, RequiredTextArg(fcinfo, 4, "batch_size"), RequiredTextArg(fcinfo, 8, "time_zone"));
 	p->batch_size = pstrdup(p->grid.batch_size);
 	p->time_zone = pstrdup(GridCanonicalZone(text_to_cstring(PG_GETARG_TEXT_PP(8))));
-	(void) CheckEventTime(p->target, p->event_time, &p->grid);
+	(void) PipelineEventTimeType(p);
 	GridCheckFinite(p->begin_at, "begin_at");
 	CheckOptions(p);
 	CheckOnError(on_error);

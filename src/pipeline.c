@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
@@ -78,9 +79,28 @@ PipelineOpen(const char *name, PipelineUse use)
 						   GetUserNameFromId(pipeline->owner, false)) :
 				 errdetail("Its owner was dropped; only a superuser may drop it.")));
 
+	if (use != PIPELINE_READ)
+		PipelineCheckWritable();
 	if (use == PIPELINE_RUN)
 		PipelineCheckRunnable(pipeline);
 	return pipeline;
+}
+
+/*
+ * PipelineCheckWritable refuses, up front, what would write on a server in
+ * recovery (a hot standby): every run and change of a pipeline writes the
+ * target or the catalog, and would otherwise fail halfway with an obscure
+ * error from whichever write came first.
+ */
+void
+PipelineCheckWritable(void)
+{
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot run or change microbatch pipelines on a server in recovery"),
+				 errdetail("This server is a standby: its tables and microbatch's catalog are read-only."),
+				 errhint("Run and change pipelines on the primary; on a standby, read microbatch.status, microbatch.windows and mb_plan.")));
 }
 
 /*
@@ -122,19 +142,24 @@ OwnerExists(Pipeline *pipeline)
 	return SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(pipeline->owner));
 }
 
-/* PipelineEventTimeType returns the type of the target's event-time column. */
+/*
+ * PipelineEventTimeType returns the type of the target's event-time column,
+ * requiring one that windows can be compared with.  It is read afresh from
+ * the catalog by whoever uses it, since the column may have been altered
+ * since registration.
+ */
 Oid
 PipelineEventTimeType(Pipeline *pipeline)
 {
-	AttrNumber	attnum = get_attnum(pipeline->target, pipeline->event_time);
+	Oid			type = GridCheckEventColumn(pipeline->target, pipeline->event_time);
 
-	if (attnum == InvalidAttrNumber)
+	if (type == DATEOID && GridIsSubDay(&pipeline->grid))
 		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("event-time column \"%s\" of pipeline \"%s\" no longer exists in table \"%s\"",
-						pipeline->event_time, pipeline->name,
-						get_rel_name(pipeline->target))));
-	return get_atttype(pipeline->target, attnum);
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("event-time column \"%s\" of type date needs windows of a day or longer",
+						pipeline->event_time),
+				 errdetail("Batch size \"%s\" is shorter than a day.", pipeline->grid.batch_size)));
+	return type;
 }
 
 /*

@@ -54,6 +54,7 @@ extern Query *AnalyseSelect(const char *sql, const char *what, Oid *param_types,
 							 const char *hint, char **text);
 extern char *RequiredTextArg(FunctionCallInfo fcinfo, int arg, const char *what);
 extern void PipelineCheckRunnable(Pipeline *pipeline);
+extern void PipelineCheckWritable(void);
 extern Oid	PipelineEventTimeType(Pipeline *pipeline);
 extern List *PipelineQueryColumns(Pipeline *pipeline);
 extern char *PipelineCheckQuery(const char *query, Pipeline *pipeline, List **columns);

@@ -101,6 +101,8 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	summary->run_id = CatalogNextRunId();
 	raised = RunSetup(pipeline, plan, summary->run_id, MyProcPid, CurrentMemoryContext);
 	MicrobatchCommit();
+	/* from here, a session that exits records the run as cancelled */
+	RunSessionBegin(summary->run_id);
 	RESUME_INTERRUPTS();
 	HorizonWaitForWriters(raised);
 
@@ -139,6 +141,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	HOLD_INTERRUPTS();
 	RunFinish(summary, summary->run_id);
 	MicrobatchCommit();
+	RunSessionEnd();
 	RESUME_INTERRUPTS();
 	WindowExecutorDestroy(executor);
 	ProgressFinished(pipeline, summary);
@@ -315,8 +318,10 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 	StringInfoData broken;
 	int			nbroken = 0;
 	int			broken_code = 0;
+	int			nran = 0;
 	List	   *failed_names = NIL;	/* failed or skipped: their downstreams skip */
 
+	PipelineCheckWritable();
 	if (!all)
 		names = list_make1(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	else if (kind == RUN_KIND_RUN)
@@ -367,6 +372,7 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 		}
 
 		PutSummaryRow(rsinfo, pipeline, &summary);
+		nran++;
 		if (summary.failed > 0 && failed_pipeline == NULL)
 		{
 			failed_pipeline = pipeline;
@@ -378,11 +384,15 @@ RunAndReturn(FunctionCallInfo fcinfo, RunKind kind)
 				(errcode(broken_code),
 				 errmsg("%d pipeline%s could not run: %s", nbroken, nbroken == 1 ? "" : "s",
 						broken.data),
+				 nran == 0 ?
+				 errdetail("No other pipeline ran; the warnings above say what is wrong with these.") :
 				 failed_pipeline ?
-				 errdetail("Every other pipeline ran, but %d window%s of pipeline \"%s\" failed; the warnings above say what is wrong with the pipelines that could not run.",
+				 errdetail("%d other pipeline%s ran, but %d window%s of pipeline \"%s\" failed; the warnings above say what is wrong with the pipelines that could not run.",
+						   nran, nran == 1 ? "" : "s",
 						   failed_summary.failed, failed_summary.failed == 1 ? "" : "s",
 						   failed_pipeline->name) :
-				 errdetail("Every other pipeline ran; the warnings above say what is wrong with these.")));
+				 errdetail("%d other pipeline%s ran; the warnings above say what is wrong with these.",
+						   nran, nran == 1 ? "" : "s")));
 	if (failed_pipeline)
 		RunReportFailure(failed_pipeline, &failed_summary);
 }
@@ -465,6 +475,7 @@ microbatch_backfill_all(PG_FUNCTION_ARGS)
 	Pipeline   *failed_pipeline = NULL;
 	RunSummary	failed_summary;
 
+	PipelineCheckWritable();
 	CheckNonAtomic(fcinfo);
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,

@@ -5,9 +5,22 @@
  *	  a run driven in this session (run.c) or by background workers
  *	  (worker.c) alike.
  *
+ * A session that drives a run itself (CALL mb_backfill in this session)
+ * may leave without reaching the run's end: its client went away, it was
+ * terminated, the server shuts down.  Such an exit is a FATAL error, which
+ * aborts the session's transaction and runs the exit callbacks; the one
+ * registered here records the open run as cancelled, with the counts of
+ * what its windows committed, in a transaction of its own, so that the
+ * run does not stay "running" until another run settles it.  (A run in
+ * background workers is ended by its workers, launcher.c.)
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include "access/xact.h"
+#include "storage/ipc.h"
+#include "utils/snapmgr.h"
 
 #include "catalog.h"
 #include "horizon.h"
@@ -36,6 +49,56 @@ RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
 		TrackPrune(pipeline);
 	}
 	return HorizonAdvance(pipeline, plan->windows, plan->nwindows, context);
+}
+
+/* the run this session drives itself, if any */
+static int64 session_run_id = 0;
+static bool exit_callback_registered = false;
+
+static void CancelSessionRunOnExit(int code, Datum arg);
+
+/*
+ * RunSessionBegin notes that this session drives run_id itself, until
+ * RunSessionEnd: should the session exit meanwhile, the run is recorded
+ * as cancelled.
+ */
+void
+RunSessionBegin(int64 run_id)
+{
+	if (!exit_callback_registered)
+	{
+		before_shmem_exit(CancelSessionRunOnExit, (Datum) 0);
+		exit_callback_registered = true;
+	}
+	session_run_id = run_id;
+}
+
+/* RunSessionEnd notes that the session's run has ended or was recorded. */
+void
+RunSessionEnd(void)
+{
+	session_run_id = 0;
+}
+
+/*
+ * CancelSessionRunOnExit records the run this session was driving as
+ * cancelled when the session exits in the middle of it.  The session's
+ * own transaction (the window in flight) is rolled back first.
+ */
+static void
+CancelSessionRunOnExit(int code, Datum arg)
+{
+	int64		run_id = session_run_id;
+
+	if (run_id == 0)
+		return;
+	session_run_id = 0;
+	AbortOutOfAnyTransaction();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	CatalogCancelAbandonedRun(run_id);
+	PopActiveSnapshot();
+	CommitTransactionCommand();
 }
 
 /* RunFinish records how a run ended. */

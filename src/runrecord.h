@@ -14,5 +14,7 @@
 extern List *RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
 					  MemoryContext context);
 extern void RunFinish(RunSummary *summary, int64 run_id);
+extern void RunSessionBegin(int64 run_id);
+extern void RunSessionEnd(void);
 
 #endif							/* MICROBATCH_RUNRECORD_H */

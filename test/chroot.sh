@@ -24,7 +24,7 @@ release_of() {
 		15) echo bookworm ;;
 		17) echo trixie ;;
 		18) echo sid ;;
-		*) echo "chroot.sh: no Debian release is known to package PostgreSQL $1 (supported: 13 15 17 18)" >&2
+		*) echo "chroot.sh: no Debian release is known to package PostgreSQL $1 (chroots: 13 15 17 18; 19 is built from source: test/pg-cassert.sh)" >&2
 		   return 1 ;;
 	esac
 }

@@ -124,7 +124,7 @@ ok($running ne '', 'the worker names the window it is processing');
 my $worker = $node->safe_psql('postgres',
 	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'microbatch worker' LIMIT 1");
 ok($worker > 0, 'found a worker to kill');
-kill 'KILL', $worker;
+kill9($node, $worker);
 wait_until_back() or die 'server did not come back';
 eval { $session->quit };
 # the killed window was not recorded as done, and the next run processes it

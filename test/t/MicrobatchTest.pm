@@ -8,14 +8,15 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(new_node create_events register_daily rollup_matches workers_left have_pg_cron);
+our @EXPORT = qw(new_node create_events register_daily rollup_matches workers_left have_pg_cron kill9);
 
-# new_node starts a cluster set up as the tests need, with extra settings.
+# new_node starts a cluster set up as the tests need, with extra settings
+# (conf) and options for initdb (init, such as allows_streaming => 1).
 sub new_node
 {
 	my ($name, %opts) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
+	$node->init(%{ $opts{init} // {} });
 	$node->append_conf('postgresql.conf', qq{
 max_worker_processes = 16
 timezone = 'UTC'
@@ -90,6 +91,18 @@ sub workers_left
 	my ($node) = @_;
 	return $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'microbatch worker'");
+}
+
+# kill9 kills process $pid of $node with SIGKILL, on purpose.  It says so
+# first in the server's log, where test/check-logs.sh looks for it: the
+# "terminated by signal 9" of that one process is then no crash.
+sub kill9
+{
+	my ($node, $pid) = @_;
+	open(my $log, '>>', $node->logfile) or die "could not open the server log: $!";
+	print $log "microbatch-test: expect signal 9 for PID $pid\n";
+	close($log);
+	kill('KILL', $pid) or die "could not kill process $pid: $!";
 }
 
 1;
