@@ -15,6 +15,7 @@ OBJS = \
 	src/revalidate.o \
 	src/checks.o \
 	src/refresh.o \
+	src/targets.o \
 	src/plan.o \
 	src/progress.o \
 	src/run.o \
@@ -30,8 +31,10 @@ OBJS = \
 	src/track.o \
 	src/track_query.o \
 	src/deps.o \
+	src/reads.o \
 	src/guard.o \
 	src/coalesce.o \
+	src/coalesce_rules.o \
 	src/horizon.o \
 	src/capture.o
 
@@ -39,7 +42,7 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh tracking dependencies coalesce hardening revalidate
+REGRESS = windows register run failure security checks refresh targets tracking dependencies graph coalesce hardening revalidate
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso

@@ -42,12 +42,33 @@ COMMENT ON PROCEDURE microbatch.run_job(text)
 
 -- the pg_cron jobs of this database's pipelines, wherever pg_cron lives
 CREATE FUNCTION microbatch.cron_jobs()
-RETURNS TABLE (pipeline text, schedule text, last_job_status text, last_job_message text)
+RETURNS TABLE (pipeline text, schedule text, last_job_status text, last_job_message text,
+			   jobid bigint)
 AS 'MODULE_PATHNAME', 'microbatch_cron_jobs'
 LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION microbatch.cron_jobs()
 	IS 'schedule and last pg_cron outcome of the jobs of pipelines whose owner the caller is a member of';
+
+-- the pg_cron job mb_schedule made for a pipeline, by id (in pg_cron's
+-- database): microbatch.status shows that job and no other, whoever else
+-- has a job of the same name.  Cleared by mb_unschedule.
+ALTER TABLE microbatch.pipelines ADD COLUMN cron_job bigint;
+COMMENT ON COLUMN microbatch.pipelines.cron_job
+	IS 'id of the pg_cron job mb_schedule created for the pipeline, NULL when it has none';
+-- jobs made by 0.2: pg_cron in this database, the job named after the
+-- pipeline and owned by its owner
+DO $$
+BEGIN
+	IF pg_catalog.to_regclass('cron.job') IS NOT NULL THEN
+		UPDATE microbatch.pipelines p SET cron_job = j.jobid
+		  FROM cron.job j
+		 WHERE j.jobname OPERATOR(pg_catalog.=) ('microbatch:' OPERATOR(pg_catalog.||) p.name)
+		   AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+		   AND j.username OPERATOR(pg_catalog.=) pg_catalog.pg_get_userbyid(p.owner);
+	END IF;
+END
+$$;
 
 -- Data checks and refresh (issue 10) ---------------------------------------
 
@@ -283,6 +304,35 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION mb_alter(text, text, int, timestamptz, int, text, bool, timestamptz, bool, bool)
 	IS 'change the options of a pipeline that do not define its grid, move its begin_at, protect it from resets, coalesce its windows';
 
+-- Pipelines that feed pipelines (issue 18) ------------------------------------
+
+-- a backfill that cascades to the downstreams of the pipeline it backfills
+DROP PROCEDURE mb_backfill(text, timestamptz, timestamptz, int);
+CREATE PROCEDURE mb_backfill(name text, start_time timestamptz, end_time timestamptz,
+							 max_parallel int DEFAULT NULL, cascade bool DEFAULT false)
+AS 'MODULE_PATHNAME', 'microbatch_backfill'
+LANGUAGE C;
+COMMENT ON PROCEDURE mb_backfill(text, timestamptz, timestamptz, int, bool)
+	IS 'reprocess every window of a pipeline that overlaps [start_time, end_time); cascade then brings its downstreams up to date';
+
+-- the end of a pipeline's contiguous processed prefix, for the status view's lag
+CREATE FUNCTION microbatch.processed_through(name text)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'microbatch_processed_through'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION microbatch.processed_through(text)
+	IS 'the instant every window of a pipeline before it has succeeded in full: a missing or failed window holds it back';
+
+-- what every pipeline's query reads, analysed again as its owner with its
+-- search_path (deps.c); called once at the end of this script
+CREATE FUNCTION microbatch.recompute_reads()
+RETURNS int
+AS 'MODULE_PATHNAME', 'microbatch_recompute_reads'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION microbatch.recompute_reads()
+	IS 'stores again the relations every pipeline''s query reads, for the dependency graph; returns how many were stored';
+REVOKE ALL ON FUNCTION microbatch.recompute_reads() FROM PUBLIC;
+
 -- Status ---------------------------------------------------------------------
 
 -- The status view, once for all of 0.3.  It leaks nothing to a caller's
@@ -293,14 +343,19 @@ COMMENT ON FUNCTION mb_alter(text, text, int, timestamptz, int, text, bool, time
 -- scheduler's last outcome, also of jobs that never reached microbatch, the
 -- error of the last run, and lag 0 for a pipeline complete up to its end_at
 -- (issue 12); and the stale windows and the upstreams a pipeline waits on
--- (issue 9).
+-- (issue 9).  Its lag runs from the end of the contiguous processed prefix,
+-- so that a missing or failed window counts wherever later windows are
+-- (issue 18): processed_through, 0 once it reaches end_at, none before a
+-- window has succeeded.
 CREATE OR REPLACE VIEW microbatch.status WITH (security_barrier) AS
 SELECT p.name AS pipeline,
 	   p.enabled,
 	   j.schedule,
 	   hw.high_water,
-	   CASE WHEN p.end_at IS NOT NULL AND done.complete THEN interval '0'
-			ELSE pg_catalog.now() OPERATOR(pg_catalog.-) hw.high_water END AS lag,
+	   CASE WHEN hw.high_water IS NULL THEN NULL
+			WHEN p.end_at IS NOT NULL AND pt.processed_through OPERATOR(pg_catalog.>=) p.end_at
+			THEN interval '0'
+			ELSE pg_catalog.now() OPERATOR(pg_catalog.-) pt.processed_through END AS lag,
 	   (SELECT pg_catalog.count(*) FROM microbatch.windows w
 		 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
 		   AND w.status OPERATOR(pg_catalog.<>) 'succeeded'
@@ -322,22 +377,24 @@ SELECT p.name AS pipeline,
 						  AND w.window_start OPERATOR(pg_catalog.=) s.window_start
 						  AND w.status OPERATOR(pg_catalog.=) ANY (ARRAY['succeeded', 'partial'])))
 		   AS stale_windows,
-	   microbatch.waiting_on(p.name) AS waiting_on
+	   microbatch.waiting_on(p.name) AS waiting_on,
+	   CASE WHEN hw.high_water IS NOT NULL THEN pt.processed_through END AS processed_through
   FROM microbatch.pipelines p
  CROSS JOIN LATERAL (SELECT p.id OPERATOR(pg_catalog.=) ANY
 							(ARRAY(SELECT microbatch.running_pipelines())) AS running) busy
   LEFT JOIN LATERAL (SELECT pg_catalog.max(w.window_end) AS high_water FROM microbatch.windows w
 					  WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
 						AND w.status OPERATOR(pg_catalog.=) 'succeeded') hw ON true
-  -- complete: a window reaching end_at succeeded (or was cut there, partial)
-  LEFT JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM microbatch.windows w
-									 WHERE w.pipeline_id OPERATOR(pg_catalog.=) p.id
-									   AND w.window_end OPERATOR(pg_catalog.>=) p.end_at
-									   AND w.status OPERATOR(pg_catalog.=) ANY
-										   (ARRAY['succeeded', 'partial'])) AS complete) done ON true
+  CROSS JOIN LATERAL (SELECT microbatch.processed_through(p.name) AS processed_through) pt
   LEFT JOIN LATERAL (SELECT r.started_at, r.status, r.error FROM microbatch.runs r
 					  WHERE r.pipeline_id OPERATOR(pg_catalog.=) p.id
 					  ORDER BY r.run_id DESC LIMIT 1) lr ON true
-  LEFT JOIN microbatch.cron_jobs() j ON j.pipeline OPERATOR(pg_catalog.=) p.name
+  LEFT JOIN microbatch.cron_jobs() j ON j.jobid OPERATOR(pg_catalog.=) p.cron_job
+									  AND j.pipeline OPERATOR(pg_catalog.=) p.name
  WHERE pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'MEMBER');
 COMMENT ON VIEW microbatch.status IS 'one row per pipeline the caller may see: lag, failures, last run, last pg_cron job';
+
+-- Pipelines registered before 0.3 have no graph: read their queries again
+-- (issue 18), now that pipelines.reads and the functions above exist.
+-- Keep this last: it reads every pipeline through the whole 0.3 catalog.
+SELECT microbatch.recompute_reads();

@@ -89,6 +89,32 @@ SELECT mb_register('dep_running', 'dep_totals', 'day',
 SELECT windows, succeeded FROM mb_run('dep_running', max_parallel => 4);
 SELECT day, total FROM dep_totals ORDER BY 1;
 
+-- the cycle check visits each pipeline once: 60 pipelines, each reading the
+-- targets of the two before it (a graph with more paths than can be walked),
+-- register at once; a timeout far beyond what that takes turns a hang into a
+-- failure
+CREATE TABLE dep_chain_0 (at timestamptz, v int);
+SET statement_timeout = '1min';
+DO $do$
+BEGIN
+  FOR i IN 1..60 LOOP
+    EXECUTE format('CREATE TABLE dep_chain_%s (at timestamptz, v int)', i);
+    PERFORM mb_register(format('dep_chain_%s', i), format('dep_chain_%s', i), 'at',
+       format($q$SELECT at, v FROM dep_chain_%s WHERE at >= $1 AND at < $2
+                 UNION ALL SELECT at, v FROM dep_chain_%s WHERE at >= $1 AND at < $2$q$,
+              i - 1, greatest(i - 2, 0)),
+       'day', '2024-01-01');
+  END LOOP;
+END
+$do$;
+RESET statement_timeout;
+SELECT count(*) AS chained FROM microbatch.pipelines WHERE name LIKE 'dep_chain%';
+-- closing a cycle in it is still refused, naming the cycle
+SELECT mb_alter('dep_chain_1', query => $$SELECT at, v FROM dep_chain_3 WHERE at >= $1 AND at < $2$$);
+SELECT query LIKE '%dep_chain_0 %' AS query_unchanged FROM microbatch.pipelines WHERE name = 'dep_chain_1';
+SELECT count(*) AS dropped FROM (SELECT mb_drop(name) FROM microbatch.pipelines WHERE name LIKE 'dep_chain%') d;
+DO $do$ BEGIN FOR i IN 0..60 LOOP EXECUTE format('DROP TABLE dep_chain_%s', i); END LOOP; END $do$;
+
 SELECT mb_drop(name) FROM microbatch.pipelines WHERE name LIKE 'dep%' ORDER BY name;
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgname LIKE 'microbatch%';
 DROP TABLE dep_events, dep_hourly_t, dep_daily_t, dep_share_t, dep_totals;

@@ -62,6 +62,11 @@ CALL mb_backfill('shifted', '2024-02-01', '2024-02-03');
 SELECT count(*) FROM shifted;
 SELECT window_start, status, sqlstate, error FROM microbatch.windows
  WHERE pipeline_id = (SELECT id FROM microbatch.pipelines WHERE name = 'shifted') ORDER BY 1;
+-- the error's detail (which row, why) is kept with it, in the window's row above and in
+-- the run's row of a pg_cron job
+CALL microbatch.run_job('shifted');
+SELECT kind, status, failed, error FROM microbatch.runs
+ WHERE pipeline_id = (SELECT id FROM microbatch.pipelines WHERE name = 'shifted') ORDER BY run_id DESC LIMIT 1;
 -- mb_run_window lets the error abort the caller's transaction
 SELECT * FROM mb_run_window('shifted', '2024-02-01');
 SELECT count(*) FROM shifted;

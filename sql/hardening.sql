@@ -133,6 +133,22 @@ SELECT status, count(*) FROM microbatch.windows
 SELECT mb_register('bad_offset', 'offset_daily', 'day',
        $$SELECT date_trunc('day', at) AS day FROM victim_events WHERE at >= $1 AND at < $2$$,
        'day', '2024-03-01', time_zone => '16');
+-- an interval zone is what SET TIME ZONE makes of it (UTC+1), to the grid and
+-- to the windows alike (the grid read it as a POSIX zone, UTC-1); what TimeZone
+-- refuses is refused
+SELECT * FROM mb_windows('day', '2024-03-01 12:00', '2024-03-02 12:00', 'interval ''1 hour''');
+CREATE TABLE interval_daily (day timestamptz, local_midnight bool);
+SELECT mb_register('interval_daily', 'interval_daily', 'day',
+       $$SELECT $1 AS day, date_trunc('day', $1) = $1 AS local_midnight WHERE $2 > $1$$,
+       'day', '2024-03-01 00:00+01', end_at => '2024-03-03 00:00+01',
+       time_zone => 'interval ''1 hour''') > 0 AS registered;
+SELECT time_zone FROM microbatch.pipelines WHERE name = 'interval_daily';
+CALL mb_backfill('interval_daily', '2024-03-01 00:00+01', '2024-03-03 00:00+01');
+SELECT day, local_midnight FROM interval_daily ORDER BY day;
+SELECT mb_drop('interval_daily');
+DROP TABLE interval_daily;
+SELECT * FROM mb_windows('day', '2024-03-01', '2024-03-02', 'interval ''1 day''');
+SELECT * FROM mb_windows('day', '2024-03-01', '2024-03-02', 'right/UTC');
 
 -- 8. a pipeline whose owner was dropped refuses to run and says why
 CREATE ROLE mb_leaver;

@@ -34,11 +34,17 @@ SELECT w.window_start, w.window_end, w.status, w.attempts FROM microbatch.window
 EXCEPT SELECT w.window_start, w.window_end, w.status, w.attempts FROM microbatch.windows w
   JOIN microbatch.pipelines p ON p.id = w.pipeline_id WHERE p.name = 'rf_fresh';
 
--- without end_at, purge keeps everything from begin_at on
+-- without end_at, the range ends at now(): purge keeps what is between begin_at and now()
+-- and deletes rows dated in the future, which no run would write
 SELECT mb_alter('rf', end_at => 'infinity');
-INSERT INTO rf_daily VALUES ('2024-03-02', 0, 99), ('2030-01-01', 0, 99);
+INSERT INTO rf_daily VALUES ('2024-03-02', 0, 99), ('2024-03-09', 0, 99), ('2030-01-01', 0, 99);
 SELECT mb_reset('rf', true);
 SELECT day, client, n FROM rf_daily WHERE day < '2024-03-03' OR day >= '2024-03-07' ORDER BY 1;
+-- and so does an end_at in the future
+SELECT mb_alter('rf', end_at => '2100-01-01');
+INSERT INTO rf_daily VALUES ('2030-01-01', 0, 99);
+SELECT mb_reset('rf', true);
+SELECT count(*) AS future_rows FROM rf_daily WHERE day >= '2030-01-01';
 SELECT mb_alter('rf', end_at => '2024-03-07');
 DELETE FROM rf_daily WHERE day >= '2024-03-07';
 SELECT windows, succeeded FROM mb_run('rf');

@@ -48,8 +48,8 @@ SELECT * FROM written;
 
 -- a date column needs windows of a day or more
 ALTER TABLE t ALTER COLUMN t TYPE timestamptz USING '2024-01-01'::timestamptz;
-SELECT mb_register('p_hourly', 't', 't', 'SELECT t, v FROM s WHERE t >= $1 AND t < $2', 'hour', '2024-01-01',
-       end_at => '2024-01-01 02:00') > 0 AS registered;
+SELECT mb_register('p_hourly', 't', 't', 'SELECT t, v FROM s WHERE t >= $1 AND t < $2', 'hour', '2024-01-05',
+       end_at => '2024-01-05 02:00') > 0 AS registered;
 ALTER TABLE t ALTER COLUMN t TYPE date;
 SELECT * FROM mb_run('p_hourly');
 \echo :LAST_ERROR_SQLSTATE

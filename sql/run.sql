@@ -158,7 +158,7 @@ BEGIN;
 SELECT mb_register('fresh', 'daily_date', 'day',
        $$SELECT created_at::date AS day, count(*) AS n
          FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1$$,
-       'day', '2024-01-01', end_at => '2024-01-02') > 0 AS registered;
+       'day', '2024-02-01', end_at => '2024-02-02') > 0 AS registered;
 SELECT * FROM mb_run('fresh');
 ROLLBACK;
 

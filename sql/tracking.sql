@@ -108,18 +108,44 @@ DROP TABLE clicks_by_view;
 SELECT horizon FROM microbatch.sources WHERE source = 'clicks'::regclass;
 RESET ROLE;
 SET ROLE mb_writer;
+BEGIN;
 INSERT INTO clicks VALUES ('2024-01-11 00:00', 1), ('2024-02-01', 1);
+-- in the middle of a write, the condition of the triggers tells late from new
 SELECT microbatch.needs_mark('clicks', '2024-01-10 23:59'::timestamptz) AS late,
        microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new;
+COMMIT;
+-- anywhere else it says yes to everything: a role that may read the source
+-- (or write it, or nothing) learns neither that it is tracked nor its horizon
+SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_outside_a_write;
 RESET ROLE;
--- a role with no privilege on the source learns nothing from the test
+CREATE ROLE mb_reader;
+GRANT SELECT ON clicks TO mb_reader;
+SET ROLE mb_reader;
+SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_as_seen_by_reader;
+RESET ROLE;
 CREATE ROLE mb_nobody;
 SET ROLE mb_nobody;
 SELECT microbatch.needs_mark('clicks', '2024-01-11'::timestamptz) AS new_as_seen_by_nobody;
 RESET ROLE;
-DROP ROLE mb_nobody;
+REVOKE SELECT ON clicks FROM mb_reader;
+DROP ROLE mb_nobody, mb_reader;
 SET ROLE mb_tracker;
 SELECT count(*) AS marks FROM microbatch.stale;
+-- while the writers' own updates and deletes still capture late rows only
+RESET ROLE;
+SET ROLE mb_writer;
+INSERT INTO clicks VALUES ('2024-01-05 10:00', 1), ('2024-01-07 10:00', 1);
+RESET ROLE;
+SET ROLE mb_tracker;
+SELECT windows FROM mb_run('clicks_daily');
+RESET ROLE;
+SET ROLE mb_writer;
+UPDATE clicks SET n = 2 WHERE at IN ('2024-01-05 10:00', '2024-01-11 00:00');
+DELETE FROM clicks WHERE at IN ('2024-01-07 10:00', '2024-02-01');
+RESET ROLE;
+SET ROLE mb_tracker;
+SELECT DISTINCT window_start FROM microbatch.stale ORDER BY 1;
+SELECT windows FROM mb_run('clicks_daily');
 DELETE FROM clicks WHERE at >= '2024-01-11';
 
 -- two pipelines track one source by different columns (one of type date,
@@ -143,8 +169,11 @@ SELECT windows FROM mb_run('visits_by_at');
 SELECT windows FROM mb_run('visits_by_day');
 SELECT p.name, s.horizon FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
  WHERE s.source = 'visits'::regclass ORDER BY 1;
+BEGIN;
+LOCK TABLE visits IN ROW EXCLUSIVE MODE;
 SELECT microbatch.needs_mark('visits', '2024-01-02'::date) AS late_day,
        microbatch.needs_mark('visits', '2024-01-03'::date) AS new_day;
+COMMIT;
 -- mb_untrack of one leaves the other's column
 SELECT mb_untrack('visits_by_day', 'visits');
 SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'visits'::regclass AND tgname = 'microbatch_track_update';
@@ -182,7 +211,23 @@ SELECT mb_track('clicks_daily', 'clicks_view', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'at');
 SELECT mb_track('clicks_daily', 'weights', 'w');
 SELECT mb_track('clicks_daily', 'clicks', 'at');
+-- a temporary table goes with its session: refused, and track => true passes it by
+CREATE TEMP TABLE clicks_temp (at timestamptz, n int);
+SELECT mb_track('clicks_daily', 'clicks_temp', 'at');
+CREATE TABLE clicks_from_temp (at timestamptz, n int);
+SELECT mb_register('clicks_from_temp', 'clicks_from_temp', 'at',
+       $$SELECT at, n FROM clicks_temp WHERE at >= $1 AND at < $2$$,
+       'day', '2024-01-01', track => true) > 0 AS registered;
+SELECT count(*) AS temp_sources FROM microbatch.sources WHERE source = 'clicks_temp'::regclass;
+SELECT count(*) AS temp_triggers FROM pg_trigger WHERE tgrelid = 'clicks_temp'::regclass;
+SELECT mb_drop('clicks_from_temp');
+DROP TABLE clicks_temp, clicks_from_temp;
+-- mb_untrack of a source the pipeline does not track changes nothing and says
+-- false: a table it does not track, an OID of no table, 0 (which untracked all)
 SELECT mb_untrack('clicks_daily', 'weights');
+SELECT mb_untrack('clicks_daily', 0) AS untracked_0, mb_untrack('clicks_daily', 4294967295) AS untracked_no_table;
+SELECT s.source FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ WHERE p.name = 'clicks_daily';
 -- the capture's own parts refuse what they cannot do, with an errcode
 DO $$ BEGIN PERFORM microbatch.needs_mark('clicks', 42);
 EXCEPTION WHEN OTHERS THEN RAISE NOTICE '% %', SQLSTATE, SQLERRM; END $$;
@@ -231,6 +276,13 @@ SELECT indrelid::regclass, indexrelid::regclass FROM pg_index WHERE indrelid::re
 SELECT windows FROM mb_run('pclicks_daily');
 INSERT INTO pclicks_2 VALUES ('2024-01-08 01:00', 5);
 UPDATE pclicks SET n = 2 WHERE at = '2024-01-02 01:00';
+-- an update straight into a partition: its lock, not the parent's, says it
+-- writes, and the condition of the triggers answers
+BEGIN;
+UPDATE pclicks_1 SET n = 3 WHERE at = '2024-01-03 01:00';
+SELECT microbatch.needs_mark('pclicks', '2024-01-10 23:59'::timestamptz) AS late,
+       microbatch.needs_mark('pclicks', '2024-01-11'::timestamptz) AS new;
+COMMIT;
 SELECT * FROM mb_plan('pclicks_daily');
 SELECT mb_drop('pclicks_daily');
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgname LIKE 'microbatch%' AND tgrelid::regclass::text LIKE 'pclicks%';
@@ -257,3 +309,63 @@ RESET ROLE;
 DROP TABLE not_mine;
 REVOKE CREATE ON SCHEMA public FROM mb_tracker;
 DROP ROLE mb_tracker, mb_writer;
+
+-- the ends of the range of timestamptz: a change there marks its window
+-- when a run can process it, and nothing (never an error) when no run can
+CREATE TABLE ancient (at timestamptz, n int);
+INSERT INTO ancient SELECT '4714-11-25 00:00:00+09 BC'::timestamptz + i * interval '1 hour', 1
+  FROM generate_series(0, 8 * 24 - 1) i;
+CREATE TABLE ancient_daily (day timestamptz, n bigint);
+SELECT mb_register('ancient_daily', 'ancient_daily', 'day',
+       $$SELECT $1 AS day, count(*) AS n FROM ancient WHERE at >= $1 AND at < $2 HAVING count(*) > 0$$,
+       'day', '4714-11-25 00:00:00+09 BC', lookback => 0, end_at => '4714-12-03 00:00:00+09 BC',
+       time_zone => 'Etc/GMT-9', track => true) > 0 AS registered;
+CREATE TABLE ancient_monthly (month timestamptz, n bigint);
+SELECT mb_register('ancient_monthly', 'ancient_monthly', 'month',
+       $$SELECT $1 AS month, sum(n)::bigint AS n FROM ancient_daily WHERE day >= $1 AND day < $2 HAVING count(*) > 0$$,
+       'month', '4714-12-01 00:00:00+00 BC', lookback => 0, end_at => '4713-03-01 00:00:00+00 BC',
+       track => true) > 0 AS registered;
+SELECT windows FROM mb_run('ancient_daily');
+SELECT windows FROM mb_run('ancient_monthly');
+SELECT * FROM ancient_monthly ORDER BY 1;
+-- the first legal instant falls into a day (UTC+9) that starts before it: no mark
+INSERT INTO ancient VALUES ('4714-11-24 00:00:00+00 BC', 100);
+-- late rows mark their days; replacing the day that straddles November and
+-- December marks December of the monthly pipeline, whose November starts
+-- before the first legal instant
+INSERT INTO ancient VALUES ('4714-11-30 16:00:00+00 BC', 1), ('4714-12-02 10:00:00+00 BC', 1);
+SELECT DISTINCT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines p ON p.id = s.pipeline_id ORDER BY 1, 2;
+SELECT windows FROM mb_run('ancient_daily');
+SELECT DISTINCT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines p ON p.id = s.pipeline_id ORDER BY 1, 2;
+SELECT windows FROM mb_run('ancient_monthly');
+SELECT * FROM ancient_monthly ORDER BY 1;
+-- the last legal instant: its day ends after the range, no mark
+UPDATE ancient SET at = '294276-12-31 23:59:59.999999+00' WHERE n = 100;
+DELETE FROM ancient WHERE n = 100;
+SELECT count(*) AS marks FROM microbatch.stale;
+-- sources tracked by pipelines that never ran (their horizon is infinity)
+-- capture every change: timestamp and date columns, in several zones
+CREATE TABLE extremes (local_at timestamp, day date);
+CREATE TABLE extremes_local (month timestamp, n bigint);
+SELECT mb_register('extremes_local', 'extremes_local', 'month',
+       $$SELECT $1::timestamp AS month, count(*) AS n FROM extremes WHERE local_at >= $1 AND local_at < $2$$,
+       'month', '2024-01-01 00:00-05', time_zone => 'America/New_York') > 0 AS registered;
+SELECT mb_track('extremes_local', 'extremes', 'local_at');
+CREATE TABLE extremes_weekly (week date, n bigint);
+SELECT mb_register('extremes_weekly', 'extremes_weekly', 'week',
+       $$SELECT $1::date AS week, count(*) AS n FROM extremes WHERE day >= $1 AND day < $2$$,
+       'week', '2024-01-01') > 0 AS registered;
+SELECT mb_track('extremes_weekly', 'extremes', 'day');
+INSERT INTO extremes VALUES ('4714-11-24 00:00:00 BC', '4714-11-24 BC'),
+  ('294276-12-31 23:59:59.999999', '294276-12-31'), ('294276-11-15 12:00', '5874897-12-31'),
+  ('infinity', 'infinity'), ('-infinity', '-infinity');
+COPY extremes FROM stdin;
+4714-11-24 00:00:00 BC	4714-11-24 BC
+294276-12-31 23:59:59.999999	294276-12-31
+\.
+UPDATE extremes SET local_at = local_at, day = day;
+DELETE FROM extremes;
+SELECT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines p ON p.id = s.pipeline_id
+ GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT mb_drop(name) FROM microbatch.pipelines WHERE name IN ('ancient_daily', 'ancient_monthly', 'extremes_local', 'extremes_weekly');
+DROP TABLE ancient, ancient_daily, ancient_monthly, extremes, extremes_local, extremes_weekly;

@@ -30,6 +30,13 @@ SELECT window_end::date - window_start::date AS feb_2023_days
   FROM mb_windows('month', '2023-02-01', '2023-02-02');
 SELECT window_start::date, window_end::date FROM mb_windows('quarter', '2024-02-10', '2024-07-01');
 SELECT window_start::date, window_end::date FROM mb_windows('year', '2023-06-01', '2025-01-01');
+-- before 1 AD too: January follows December, and 1 BC is year 0
+SELECT window_start::date, window_end::date FROM mb_windows('month', '4713-11-10 BC', '4712-02-01 BC');
+SELECT window_start::date, window_end::date FROM mb_windows('quarter', '2-12-01 BC', '0002-01-01');
+-- a window that begins before the first legal instant or ends after the last
+-- one has no bounds: refused
+SELECT * FROM mb_windows('month', '4714-11-24 00:00:00+00 BC', '4714-12-02 BC');
+SELECT * FROM mb_windows('day', '294276-12-31', '294276-12-31 01:00');
 
 -- month boundaries in a zone are local midnights
 SELECT * FROM mb_windows('month', '2024-03-01', '2024-04-01', 'Europe/Berlin');

@@ -427,6 +427,20 @@ CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error)
 	return run_id;
 }
 
+/* CatalogSetRunError records why a run ended, unless it says already. */
+void
+CatalogSetRunError(int64 run_id, const char *error)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		values[2] = {Int64GetDatum(run_id), CStringGetTextDatum(error)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.runs SET error = $2 WHERE run_id = $1 AND error IS NULL",
+					   2, types, values, NULL, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
 /* CatalogInsertPipeline stores a new pipeline and returns its id. */
 int64
 CatalogInsertPipeline(Pipeline *p)
@@ -518,6 +532,69 @@ CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows)
 	CatalogExecuteOnce("UPDATE microbatch.pipelines SET coalesce_windows = $2 WHERE id = $1",
 					   2, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
+}
+
+/*
+ * CatalogSetCronJob stores the id of the pipeline's pg_cron job, or clears
+ * it (has_job false); nothing with a catalog older than 0.3, which has no
+ * place for it.
+ */
+void
+CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid)
+{
+	CatalogSession session;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2] = {Int64GetDatum(pipeline_id), Int64GetDatum(jobid)};
+	const char	nulls[2] = {' ', has_job ? ' ' : 'n'};
+
+	if (get_attnum(get_relname_relid("pipelines", get_namespace_oid("microbatch", false)),
+				   "cron_job") == InvalidAttrNumber)
+		return;
+	CatalogBegin(&session);
+	CatalogExecuteOnce("UPDATE microbatch.pipelines SET cron_job = $2 WHERE id = $1",
+					   2, types, values, nulls, SPI_OK_UPDATE);
+	CatalogEnd(&session);
+}
+
+/*
+ * CatalogTargetPipelines lists every pipeline that writes the target, of
+ * every role, with the range of it each one writes.
+ */
+List *
+CatalogTargetPipelines(Oid target)
+{
+	CatalogSession session;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(target)};
+	List	   *ranges = NIL;
+	MemoryContext spi_context;
+	uint64		i;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT id, name, owner::pg_catalog.oid, begin_at, end_at "
+					   "FROM microbatch.pipelines WHERE target::pg_catalog.oid = $1 ORDER BY begin_at, name",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	spi_context = MemoryContextSwitchTo(session.caller_context);
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		CatalogTargetRange *range = palloc0(sizeof(CatalogTargetRange));
+		bool		isnull;
+		Datum		d;
+
+		range->pipeline_id = DatumGetInt64(GetDatum(tuple, desc, 1, &isnull));
+		range->name = GetText(tuple, desc, 2);
+		range->owner = DatumGetObjectId(GetDatum(tuple, desc, 3, &isnull));
+		range->begin_at = DatumGetTimestampTz(GetDatum(tuple, desc, 4, &isnull));
+		d = GetDatum(tuple, desc, 5, &isnull);
+		range->has_end_at = !isnull;
+		range->end_at = isnull ? DT_NOEND : DatumGetTimestampTz(d);
+		ranges = lappend(ranges, range);
+	}
+	MemoryContextSwitchTo(spi_context);
+	CatalogEnd(&session);
+	return ranges;
 }
 
 /* CatalogDeletePipeline removes a pipeline with its windows and runs. */
@@ -870,7 +947,10 @@ CatalogNextRunId(void)
  * of this pipeline (the caller holds its run lock, so nothing of it can
  * still be running) and of every pipeline that no session is running now.
  * Their windows still marked running become failed (never done), and
- * their runs failed.
+ * their runs failed.  Such a run may have died while it waited for the
+ * writers of sources whose horizon it had raised: their horizons go back
+ * to the end of the windows processed in full, as HorizonWithdraw does,
+ * so that the next run waits for those writers.
  */
 void
 CatalogSettleDeadRuns(int64 pipeline_id)
@@ -886,11 +966,28 @@ CatalogSettleDeadRuns(int64 pipeline_id)
 					   "WHERE status = 'running' "
 					   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
 					   1, types, values, NULL, SPI_OK_UPDATE);
-	CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', "
-					   "  finished_at = pg_catalog.now() "
-					   "WHERE status = 'running' "
-					   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
-					   1, types, values, NULL, SPI_OK_UPDATE);
+	if (!CatalogHasTracking())
+		CatalogExecuteOnce("UPDATE microbatch.runs SET status = 'failed', "
+						   "  finished_at = pg_catalog.now() "
+						   "WHERE status = 'running' "
+						   "  AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES "))",
+						   1, types, values, NULL, SPI_OK_UPDATE);
+	else
+		CatalogExecuteOnce("WITH settled AS ("
+						   "  UPDATE microbatch.runs SET status = 'failed', "
+						   "    finished_at = pg_catalog.now() "
+						   "  WHERE status = 'running' "
+						   "    AND (pipeline_id = $1 OR pipeline_id NOT IN (" BUSY_PIPELINES ")) "
+						   "  RETURNING pipeline_id), "
+						   " processed AS ("
+						   "  SELECT p.id, coalesce((SELECT w.window_end FROM microbatch.windows w "
+						   "                          WHERE w.pipeline_id = p.id AND w.status <> 'partial' "
+						   "                          ORDER BY w.window_start DESC LIMIT 1), "
+						   "                         p.begin_at) AS horizon "
+						   "  FROM microbatch.pipelines p WHERE p.id IN (SELECT pipeline_id FROM settled)) "
+						   "UPDATE microbatch.sources s SET horizon = processed.horizon FROM processed "
+						   "WHERE s.pipeline_id = processed.id AND s.horizon > processed.horizon",
+						   1, types, values, NULL, SPI_OK_UPDATE);
 	CatalogEnd(&session);
 }
 
@@ -1220,9 +1317,9 @@ CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time)
 	CatalogEnd(&session);
 }
 
-/* CatalogDeleteSources removes a pipeline's tracking of source, or of all (InvalidOid). */
+/* CatalogDeleteSource removes a pipeline's tracking of one source. */
 bool
-CatalogDeleteSources(int64 pipeline_id, Oid source)
+CatalogDeleteSource(int64 pipeline_id, Oid source)
 {
 	CatalogSession session;
 	Oid			types[2] = {INT8OID, OIDOID};
@@ -1231,7 +1328,7 @@ CatalogDeleteSources(int64 pipeline_id, Oid source)
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("DELETE FROM microbatch.sources "
-					   "WHERE pipeline_id = $1 AND ($2 = 0 OR source = $2::pg_catalog.regclass)",
+					   "WHERE pipeline_id = $1 AND source = $2::pg_catalog.regclass",
 					   2, types, values, NULL, SPI_OK_DELETE);
 	deleted = SPI_processed > 0;
 	CatalogEnd(&session);
@@ -1414,8 +1511,8 @@ CatalogSetReads(int64 pipeline_id, List *relids)
 }
 
 /*
- * CatalogReadGraph lists every pipeline with its target and the relations
- * its query reads, by name.
+ * CatalogReadGraph lists every pipeline with its target, the relations its
+ * query names, whether it is enabled and its owner, by name.
  */
 List *
 CatalogReadGraph(MemoryContext context)
@@ -1426,7 +1523,8 @@ CatalogReadGraph(MemoryContext context)
 	uint64		i;
 
 	CatalogBegin(&session);
-	CatalogExecuteOnce("SELECT id, name, target::pg_catalog.oid, reads::pg_catalog.oid[], enabled "
+	CatalogExecuteOnce("SELECT id, name, target::pg_catalog.oid, reads::pg_catalog.oid[], enabled, "
+					   "       owner::pg_catalog.oid "
 					   "FROM microbatch.pipelines ORDER BY name",
 					   0, NULL, NULL, NULL, SPI_OK_SELECT);
 	spi_context = MemoryContextSwitchTo(context);
@@ -1448,6 +1546,7 @@ CatalogReadGraph(MemoryContext context)
 		for (j = 0; j < n; j++)
 			node->reads = lappend_oid(node->reads, DatumGetObjectId(oids[j]));
 		node->enabled = DatumGetBool(GetDatum(tuple, desc, 5, &isnull));
+		node->owner = DatumGetObjectId(GetDatum(tuple, desc, 6, &isnull));
 		nodes = lappend(nodes, node);
 	}
 	MemoryContextSwitchTo(spi_context);

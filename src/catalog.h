@@ -27,6 +27,9 @@ typedef struct WindowState
 } WindowState;
 
 /* the outcome of one window, as it is recorded */
+/* room for a failed window's error: its message and its detail */
+#define WINDOW_MESSAGE_SIZE 1024
+
 typedef struct WindowOutcome
 {
 	bool		succeeded;
@@ -35,7 +38,7 @@ typedef struct WindowOutcome
 	int64		rows_inserted;
 	double		elapsed_ms;
 	char		sqlstate[6];
-	char		message[512];
+	char		message[WINDOW_MESSAGE_SIZE];	/* "message: detail" */
 } WindowOutcome;
 
 /* a check as microbatch.checks stores it */
@@ -66,7 +69,19 @@ typedef struct CatalogGraphNode
 	Oid			target;
 	List	   *reads;			/* of Oid: relations its query reads */
 	bool		enabled;
+	Oid			owner;
 } CatalogGraphNode;
+
+/* the range of a target a pipeline writes (targets.c) */
+typedef struct CatalogTargetRange
+{
+	int64		pipeline_id;
+	char	   *name;
+	Oid			owner;
+	TimestampTz begin_at;
+	bool		has_end_at;
+	TimestampTz end_at;			/* DT_NOEND without one */
+} CatalogTargetRange;
 
 extern Oid	CatalogOwner(void);
 extern bool CatalogHasGuard(void);
@@ -79,6 +94,8 @@ extern List *CatalogPipelinesOfDroppedTables(void);
 extern int64 CatalogInsertPipeline(Pipeline *pipeline);
 extern void CatalogUpdatePipeline(Pipeline *pipeline);
 extern void CatalogSetCoalesce(int64 pipeline_id, bool coalesce_windows);
+extern void CatalogSetCronJob(int64 pipeline_id, bool has_job, int64 jobid);
+extern List *CatalogTargetPipelines(Oid target);
 extern void CatalogDeletePipeline(int64 pipeline_id);
 extern void CatalogResetPipeline(Pipeline *pipeline);
 extern void CatalogAdvanceContiguous(int64 pipeline_id, TimestampTz until);
@@ -114,6 +131,7 @@ extern void CatalogFinishRun(int64 run_id, const char *status, int succeeded, in
 							 int skipped, int64 rows_deleted, int64 rows_inserted);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);
 extern int64 CatalogRecordRunError(int64 pipeline_id, TimestampTz since, const char *error);
+extern void CatalogSetRunError(int64 run_id, const char *error);
 
 /* change tracking and dependencies */
 extern bool CatalogHasTracking(void);
@@ -125,7 +143,7 @@ extern List *CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampT
 								 int limit);
 extern char *CatalogSourceEventTime(int64 pipeline_id, Oid source);
 extern void CatalogInsertSource(int64 pipeline_id, Oid source, const char *event_time);
-extern bool CatalogDeleteSources(int64 pipeline_id, Oid source);
+extern bool CatalogDeleteSource(int64 pipeline_id, Oid source);
 extern void CatalogDeleteSourcesOfDroppedTables(void);
 extern List *CatalogReadTrackers(MemoryContext context);
 extern List *CatalogSourceHorizons(int64 pipeline_id, MemoryContext context);

@@ -87,6 +87,13 @@ extern bool MicrobatchParseInterval(const char *text, Interval *result);
 
 /* 17 gave pg_locks' entries a whole virtual transaction id */
 #include "storage/lock.h"
+
+/* 17 let LockHeldByMe accept stronger modes; microbatch asks for one mode */
+#if PG_VERSION_NUM >= 170000
+#define LockHeldByMeInMode(tag, mode) LockHeldByMe((tag), (mode), false)
+#else
+#define LockHeldByMeInMode(tag, mode) LockHeldByMe((tag), (mode))
+#endif
 #if PG_VERSION_NUM >= 170000
 #define LockInstanceVxid(instance) ((instance)->vxid)
 #else

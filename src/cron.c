@@ -17,7 +17,10 @@
  * microbatch.cron_jobs() feeds microbatch.status: the schedule and the last
  * outcome pg_cron recorded in cron.job_run_details for every job of this
  * database's pipelines, including runs that never reached microbatch (a
- * failed connection, a missing privilege).
+ * failed connection, a missing privilege).  Any role may give its own job
+ * such a name, so mb_schedule keeps the id of the job it made
+ * (microbatch.pipelines.cron_job, cleared by mb_unschedule) and the status
+ * shows that job only.
  *
  *-------------------------------------------------------------------------
  */
@@ -109,6 +112,7 @@ CronUnschedule(Pipeline *pipeline, bool missing_ok)
 	CronRequestSetArg(request, 1, get_database_name(MyDatabaseId));
 	if (!CronRequestRun(request, missing_ok))
 		return false;
+	CatalogSetCronJob(pipeline->id, false, 0);
 	return !request->value_isnull && request->value != 0;
 }
 
@@ -143,6 +147,8 @@ microbatch_schedule(PG_FUNCTION_ARGS)
 	(void) CronRequestRun(request, false);
 	if (request->value_isnull)
 		elog(ERROR, "pg_cron returned no job id");
+	/* microbatch.status shows this job, never another of the same name */
+	CatalogSetCronJob(pipeline->id, true, request->value);
 	PG_RETURN_INT64(request->value);
 }
 
@@ -158,13 +164,15 @@ microbatch_unschedule(PG_FUNCTION_ARGS)
 
 /*
  * microbatch.schedule_of(name) returns the cron schedule of a pipeline's
- * job in this database's pg_cron, or NULL (kept for 0.2's status view).
+ * job in this database's pg_cron, or NULL (kept for 0.2's status view):
+ * the job of that name that runs in this database as the pipeline's owner,
+ * not another role's of the same name.
  */
 Datum
 microbatch_schedule_of(PG_FUNCTION_ARGS)
 {
-	Oid			types[1] = {TEXTOID};
-	Datum		values[1];
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
 	bool		isnull;
 	Datum		schedule = (Datum) 0;
 	Sandbox		sandbox;
@@ -173,11 +181,15 @@ microbatch_schedule_of(PG_FUNCTION_ARGS)
 	if (!CronInstalled())
 		PG_RETURN_NULL();
 	values[0] = CStringGetTextDatum(psprintf("microbatch:%s", text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	values[1] = PG_GETARG_DATUM(0);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	SandboxEnterTrusted(&sandbox, GetUserId());
-	rc = SPI_execute_with_args("SELECT schedule FROM cron.job WHERE jobname = $1",
-							   1, types, values, NULL, true, 1);
+	rc = SPI_execute_with_args("SELECT j.schedule FROM cron.job j, microbatch.pipelines p"
+							   " WHERE j.jobname OPERATOR(pg_catalog.=) $1 AND p.name OPERATOR(pg_catalog.=) $2"
+							   "   AND j.database OPERATOR(pg_catalog.=) pg_catalog.current_database()"
+							   "   AND j.username OPERATOR(pg_catalog.=) pg_catalog.pg_get_userbyid(p.owner)",
+							   2, types, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read cron.job: %s", SPI_result_code_string(rc));
 	isnull = true;
@@ -197,10 +209,12 @@ microbatch_schedule_of(PG_FUNCTION_ARGS)
 
 /*
  * microbatch.cron_jobs() returns (pipeline, schedule, last_job_status,
- * last_job_message) for the pg_cron jobs of this database's pipelines whose
- * owner the caller is a member of, read as the extension's owner (pg_cron
- * shows each role only its own jobs).  Without pg_cron it returns nothing;
- * when pg_cron cannot be reached it warns and returns nothing.
+ * last_job_message, jobid) for the pg_cron jobs named like those of this
+ * database's pipelines, run by roles the caller is a member of, read as a
+ * superuser (pg_cron shows each role only its own jobs).  Any role may
+ * name a job so: microbatch.status keeps the one whose id mb_schedule
+ * stored.  Without pg_cron it returns nothing; when pg_cron cannot be
+ * reached it warns and returns nothing.
  */
 Datum
 microbatch_cron_jobs(PG_FUNCTION_ARGS)
@@ -227,7 +241,10 @@ microbatch_cron_jobs(PG_FUNCTION_ARGS)
 		for (col = 0; col < CRON_JOB_COLUMNS; col++)
 		{
 			nulls[col] = request->result[pos++] == 0;
-			values[col] = CStringGetTextDatum(request->result + pos);
+			/* the last column is the job id, the others text */
+			values[col] = nulls[col] ? (Datum) 0 : col == CRON_JOB_COLUMNS - 1 ?
+				Int64GetDatum(strtoi64(request->result + pos, NULL, 10)) :
+				CStringGetTextDatum(request->result + pos);
 			pos += strlen(request->result + pos) + 1;
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -20,11 +20,15 @@
  * already checked.  Missing grants are found before anything is tried, and
  * the error shows the GRANT that is missing.
  *
+ * Every call first removes the jobs of databases dropped since (see
+ * CronSweepDroppedDatabases), unless the caller's transaction is read-only.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
@@ -105,6 +109,8 @@ CronRequestNew(CronOp op, const char *pipeline, Oid owner)
 	request->owner = owner;
 	request->caller = GetUserId();
 	request->in_session = CronIsLocal();
+	/* a read-only caller (a standby, or just reading the status) writes nothing */
+	request->sweep = !XactReadOnly && !RecoveryInProgress();
 	strlcpy(request->database,
 			request->in_session ? get_database_name(MyDatabaseId) : database, NAMEDATALEN);
 	strlcpy(request->pipeline, pipeline ? pipeline : "", NAMEDATALEN);
@@ -298,6 +304,39 @@ CronPackField(CronRequest *request, const char *value)
 }
 
 /*
+ * CronSweepDroppedDatabases removes the jobs microbatch made for databases
+ * that no longer exist, which pg_cron would start, and fail, every time
+ * forever: DROP DATABASE fires no trigger that could remove them, so every
+ * call microbatch makes to pg_cron sweeps them first.  They may be any
+ * role's jobs: deleted as a superuser, only those named 'microbatch:...'.
+ * A database renamed away is gone too.
+ */
+static void
+CronSweepDroppedDatabases(void)
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			rc;
+
+	GetUserIdAndSecContext(&saved_userid, &saved_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	rc = SPI_execute("DELETE FROM cron.job j"
+					 " WHERE pg_catalog.starts_with(j.jobname, 'microbatch:')"
+					 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database d"
+					 "                    WHERE d.datname OPERATOR(pg_catalog.=) j.database)",
+					 false, 0);
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+	if (rc != SPI_OK_DELETE)
+		elog(ERROR, "could not remove the pg_cron jobs of dropped databases: %s",
+			 SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+		ereport(LOG,
+				(errmsg("removed %llu pg_cron jobs of pipelines in databases that no longer exist",
+						(unsigned long long) SPI_processed)));
+}
+
+/*
  * CronExecute makes the call a request asks for, in the current
  * transaction, through SPI, and stores the answer in the request.
  */
@@ -329,6 +368,8 @@ CronExecute(CronRequest *request)
 		return;
 	}
 
+	if (request->sweep && !RecoveryInProgress())
+		CronSweepDroppedDatabases();
 	switch (request->op)
 	{
 		case CRON_SCHEDULE:
@@ -376,7 +417,7 @@ CronExecute(CronRequest *request)
 			SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
 								   saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 			rc = SPI_execute_with_args("SELECT pg_catalog.substr(j.jobname, pg_catalog.length($2) + 1), j.schedule,"
-									   "       d.status, d.return_message"
+									   "       d.status, d.return_message, j.jobid"
 									   "  FROM cron.job j"
 									   "  LEFT JOIN LATERAL (SELECT r.status, r.return_message FROM cron.job_run_details r"
 									   "                      WHERE r.jobid OPERATOR(pg_catalog.=) j.jobid"

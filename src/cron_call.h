@@ -16,14 +16,14 @@ typedef enum CronOp
 	CRON_SCHEDULE,				/* args: job name, schedule, command, database */
 	CRON_UNSCHEDULE,			/* args: job name, database */
 	CRON_JOBS					/* args: database, prefix; rows: name, schedule,
-								 * status, message */
+								 * status, message, job id */
 } CronOp;
 
 #define CRON_MAX_ARGS 4
 #define CRON_ARG_SIZE 1024
 #define CRON_TEXT_SIZE 1024
 #define CRON_RESULT_SIZE 65536
-#define CRON_JOB_COLUMNS 4
+#define CRON_JOB_COLUMNS 5
 
 /*
  * CronRequest is one call, with its answer: in a DSM segment when a worker
@@ -37,6 +37,7 @@ typedef struct CronRequest
 	Oid			caller;			/* CRON_JOBS: show jobs this role may see */
 	CronOp		op;
 	bool		in_session;		/* made by this session, not a worker */
+	bool		sweep;			/* remove jobs of dropped databases first */
 	char		args[CRON_MAX_ARGS][CRON_ARG_SIZE];
 	/* the answer */
 	bool		done;			/* the call completed */

@@ -7,8 +7,9 @@
  * transaction, so readers see the old window or the new one:
  *
  *	  DELETE FROM target WHERE event_time >= $1 AND event_time < $2;
- *	  INSERT INTO target (columns) SELECT mb_q.* FROM (<query>) mb_q
- *	   WHERE microbatch.window_guard(mb_q.event_time::timestamptz, $1, $2);
+ *	  INSERT INTO target (columns)
+ *	  SELECT ..., CASE WHEN microbatch.window_guard(mb_q.event_time, $1, $2)
+ *					THEN mb_q.event_time END, ... FROM (<query>) mb_q;
  *	  INSERT INTO microbatch.windows ... ON CONFLICT DO UPDATE ...;
  *
  * The guard (guard.c) raises on the first row written whose event time
@@ -54,6 +55,7 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
@@ -66,6 +68,7 @@
 #include "checks.h"
 #include "citus.h"
 #include "compat.h"
+#include "deps.h"
 #include "executor.h"
 #include "guard.h"
 #include "progress.h"
@@ -75,8 +78,9 @@
 
 static Datum BoundAsEventType(WindowExecutor *executor, TimestampTz bound);
 static void PrepareStatements(WindowExecutor *executor);
-static const char *EventTypeName(Oid type);
+static char *GuardedEventTime(WindowExecutor *executor, const char *event_time);
 static int	ExecuteInsert(SPIPlanPtr plan, Datum *bounds);
+static void SetOutcomeError(WindowOutcome *outcome, ErrorData *error);
 static SPIPlanPtr PrepareKept(const char *sql, Oid *types, int options, const char *what);
 
 /*
@@ -119,6 +123,9 @@ WindowExecutorCreate(Pipeline *pipeline)
 	executor->guarded = CatalogHasGuard();
 	if (!executor->guarded || executor->on_citus)
 		pipeline->coalesce_windows = false;
+	/* registration refuses it; a view the query reads may have changed since */
+	if (pipeline->coalesce_windows && DepsReadsOwnTarget(pipeline))
+		pipeline->coalesce_windows = false;
 	initStringInfo(&sql);
 	appendStringInfo(&sql, "%sINSERT INTO %s AS mb_target (",
 					 executor->guarded ? "" : "WITH mb_inserted AS (", target);
@@ -126,12 +133,32 @@ WindowExecutorCreate(Pipeline *pipeline)
 		appendStringInfo(&sql, "%s%s", lc == list_head(columns) ? "" : ", ",
 						 quote_identifier(strVal(lfirst(lc))));
 	/* newlines keep a trailing "--" comment in the query from eating the rest */
-	if (executor->guarded)
-		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q "
-						 "WHERE microbatch.%s(mb_q.%s::%s%s, $1, $2)",
-						 pipeline->query, executor->on_citus ? "window_check" : "window_guard",
-						 event_time, EventTypeName(executor->shape.event_type),
-						 executor->shape.event_type == TIMESTAMPTZOID ? "" : "::pg_catalog.timestamptz");
+	if (executor->guarded && executor->on_citus)
+		appendStringInfo(&sql, ")\nSELECT mb_q.* FROM (\n%s\n) mb_q WHERE microbatch.window_check(%s, $1, $2)",
+						 pipeline->query, GuardedEventTime(executor, event_time));
+	else if (executor->guarded)
+	{
+		/*
+		 * The guard sits in the select list, not in a WHERE clause: a qual
+		 * would be pushed into the query (into its HAVING, say) and change
+		 * its plan; a select-list expression is computed on the rows
+		 * written and leaves the query's plan the one it has alone.
+		 */
+		appendStringInfoString(&sql, ")\nSELECT ");
+		foreach(lc, columns)
+		{
+			const char *column = quote_identifier(strVal(lfirst(lc)));
+
+			if (lc != list_head(columns))
+				appendStringInfoString(&sql, ", ");
+			if (strcmp(strVal(lfirst(lc)), pipeline->event_time) == 0)
+				appendStringInfo(&sql, "CASE WHEN microbatch.window_guard(%s, $1, $2) THEN mb_q.%s END",
+								 GuardedEventTime(executor, event_time), column);
+			else
+				appendStringInfo(&sql, "mb_q.%s", column);
+		}
+		appendStringInfo(&sql, " FROM (\n%s\n) mb_q", pipeline->query);
+	}
 	else
 		appendStringInfo(&sql, ")\n%s\nRETURNING mb_target.%s) "
 						 "SELECT pg_catalog.count(*), "
@@ -169,12 +196,19 @@ WindowExecutorDestroy(WindowExecutor *executor)
 	MemoryContextDelete(executor->window_context);
 }
 
-/* EventTypeName is the pg_catalog name of an event-time column's type. */
-static const char *
-EventTypeName(Oid type)
+/*
+ * GuardedEventTime is the expression the guard checks: the query's event
+ * time as the target's column will hold it, as a timestamptz.
+ */
+static char *
+GuardedEventTime(WindowExecutor *executor, const char *event_time)
 {
-	return type == DATEOID ? "pg_catalog.date" :
-		type == TIMESTAMPOID ? "pg_catalog.timestamp" : "pg_catalog.timestamptz";
+	Oid			type = executor->shape.event_type;
+
+	return psprintf("mb_q.%s::%s", event_time,
+					type == DATEOID ? "pg_catalog.date::pg_catalog.timestamptz" :
+					type == TIMESTAMPOID ? "pg_catalog.timestamp::pg_catalog.timestamptz" :
+					"pg_catalog.timestamptz");
 }
 
 /* PrepareKept prepares a statement with the given cursor options and keeps it. */
@@ -394,6 +428,28 @@ ExecuteRange(WindowExecutor *executor, TimestampTz *windows, int nwindows,
 }
 
 /*
+ * SetOutcomeError records why a window failed: the error's SQLSTATE, and
+ * its message followed by its detail, which often says which row and why
+ * (the row outside the window, the key that already exists), so that
+ * microbatch.windows and the run's report keep it.  The text is cut at a
+ * character boundary if it does not fit.
+ */
+static void
+SetOutcomeError(WindowOutcome *outcome, ErrorData *error)
+{
+	const char *message = error->message ? error->message : "unknown error";
+	char	   *text = error->detail ? psprintf("%s: %s", message, error->detail) : pstrdup(message);
+	int			length = strlen(text);
+
+	if (length >= (int) sizeof(outcome->message))
+		length = pg_mbcliplen(text, length, sizeof(outcome->message) - 1);
+	memcpy(outcome->message, text, length);
+	outcome->message[length] = '\0';
+	strlcpy(outcome->sqlstate, unpack_sql_state(error->sqlerrcode), sizeof(outcome->sqlstate));
+	pfree(text);
+}
+
+/*
  * ExecuteRangeGuarded replaces the windows bounds[0..nwindows] inside a
  * subtransaction of the current transaction: a failure rolls back the
  * statements, leaves the transaction usable and is described in outcome.
@@ -433,9 +489,7 @@ ExecuteRangeGuarded(WindowExecutor *executor, TimestampTz *bounds, int nwindows,
 
 		outcome->succeeded = false;
 		outcome->rows_deleted = outcome->rows_inserted = 0;
-		strlcpy(outcome->sqlstate, unpack_sql_state(error->sqlerrcode), sizeof(outcome->sqlstate));
-		strlcpy(outcome->message, error->message ? error->message : "unknown error",
-				sizeof(outcome->message));
+		SetOutcomeError(outcome, error);
 		FreeErrorData(error);
 	}
 	PG_END_TRY();

@@ -31,6 +31,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -59,9 +60,9 @@ static const NamedSize named_sizes[] = {
 };
 
 static bool ParseSpelledSize(const char *text, GridUnit *unit, int *minutes);
-static TimestampTz LocalToUtc(struct pg_tm *tm, pg_tz *tz);
-static void UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm);
-static void CacheLocalDay(Grid *grid, TimestampTz t);
+static bool LocalToUtc(struct pg_tm *tm, pg_tz *tz, TimestampTz *result);
+static bool UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm);
+static bool CacheLocalDay(Grid *grid, TimestampTz t);
 static void AddMonths(struct pg_tm *tm, int months);
 static pg_tz *ResolveZone(const char *time_zone);
 
@@ -183,10 +184,11 @@ ParseSpelledSize(const char *text, GridUnit *unit, int *minutes)
 }
 
 /*
- * ResolveZone reads a time zone exactly as the TimeZone setting does, or
- * returns NULL.  A bare number is an offset in hours east of UTC ('5' is
- * UTC+5, as in SET TIME ZONE 5), while pg_tzset alone would read it as a
- * POSIX zone, west of UTC: the grid and the windows' TimeZone must agree.
+ * ResolveZone reads a stored zone name the way the TimeZone setting reads
+ * it, or returns NULL.  A bare number is an offset in hours east of UTC
+ * ('5' is UTC+5, as in SET TIME ZONE 5), while pg_tzset alone would read
+ * it as a POSIX zone, west of UTC.  Names are stored as GridCanonicalZone
+ * returns them, which checked that TimeZone reads them alike.
  */
 static pg_tz *
 ResolveZone(const char *time_zone)
@@ -204,15 +206,58 @@ ResolveZone(const char *time_zone)
 }
 
 /*
- * GridCanonicalZone returns the name under which PostgreSQL knows a zone,
- * so that what is stored is what TimeZone will read the same way later.
+ * TimeZoneReads returns the zone the TimeZone setting makes of a value,
+ * through its own checks (set in a setting nest level undone at once), or
+ * NULL when it refuses the value.
  */
-const char *
+static pg_tz *
+TimeZoneReads(const char *time_zone)
+{
+	int			nest_level = NewGUCNestLevel();
+	pg_tz	   *tz = NULL;
+
+	if (set_config_option("TimeZone", time_zone, PGC_USERSET, PGC_S_SESSION,
+						  GUC_ACTION_SAVE, true, DEBUG1, false) > 0)
+		tz = session_timezone;
+	AtEOXact_GUC(false, nest_level);
+	return tz;
+}
+
+/*
+ * GridCanonicalZone returns the name to store for a zone a user gave: the
+ * zone the TimeZone setting makes of it ('interval ''1 hour''' is UTC+1,
+ * 'europe/berlin' is Europe/Berlin), under the name PostgreSQL gives that
+ * zone.  Windows set TimeZone to that name and the grid reads it too
+ * (ResolveZone), so a zone is refused unless both make the same zone of
+ * it; and so is what TimeZone refuses.
+ */
+char *
 GridCanonicalZone(const char *time_zone)
 {
-	pg_tz	   *tz = ResolveZone(time_zone);
+	pg_tz	   *tz = TimeZoneReads(time_zone);
+	const char *name;
+	long		offset;
 
-	return tz ? pg_get_timezone_name(tz) : time_zone;
+	if (tz == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" not recognized", time_zone),
+				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
+	/* timestamptz input reads offsets of up to 15 hours: none beyond */
+	if (pg_get_timezone_offset(tz, &offset) && Abs(offset) > 15 * SECS_PER_HOUR)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" is more than 15 hours away from UTC", time_zone),
+				 errdetail("Times written in it could not be read back.")));
+	name = pg_get_timezone_name(tz);
+	if (ResolveZone(name) != tz || TimeZoneReads(name) != tz)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("time zone \"%s\" cannot place windows", time_zone),
+				 errdetail("The window grid and the TimeZone setting would not read its name \"%s\" alike.",
+						   name),
+				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
+	return pstrdup(name);
 }
 
 /* GridIsSubDay tells whether windows are shorter than a day. */
@@ -284,99 +329,123 @@ GridCountEstimate(const Grid *grid, TimestampTz from, TimestampTz to)
 	return ceil((to - from) / (days * USECS_PER_DAY));
 }
 
-/* UtcToLocal breaks an instant into local calendar fields of a zone. */
-static void
+/*
+ * UtcToLocal breaks an instant into local calendar fields of a zone, or
+ * returns false when the local date is before the first day PostgreSQL
+ * can hold.
+ */
+static bool
 UtcToLocal(TimestampTz t, pg_tz *tz, struct pg_tm *tm)
 {
 	int			offset;
 	fsec_t		fsec;
 
-	if (timestamp2tm(t, &offset, tm, &fsec, NULL, tz) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
+	return timestamp2tm(t, &offset, tm, &fsec, NULL, tz) == 0;
 }
 
 /*
- * LocalToUtc turns local calendar fields into an instant.  A local time that
+ * LocalToUtc turns local calendar fields into an instant, or returns false
+ * when the instant is out of the range of timestamptz.  A local time that
  * does not exist or exists twice is resolved the way PostgreSQL resolves it
  * for input ('2024-03-10 02:30' in New York is 03:30 EDT).
  */
-static TimestampTz
-LocalToUtc(struct pg_tm *tm, pg_tz *tz)
+static bool
+LocalToUtc(struct pg_tm *tm, pg_tz *tz, TimestampTz *result)
 {
 	int			offset = DetermineTimeZoneOffset(tm, tz);
-	TimestampTz result;
 
-	if (tm2timestamp(tm, 0, &offset, &result) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
-				 errmsg("timestamp out of range")));
-	return result;
+	return tm2timestamp(tm, 0, &offset, result) == 0;
 }
 
-/* AddMonths moves local calendar fields by whole months, day 1 kept. */
+/*
+ * AddMonths moves local calendar fields by whole months, day 1 kept.  Years
+ * before 1 AD are zero or negative: the division rounds down, not to zero.
+ */
 static void
 AddMonths(struct pg_tm *tm, int months)
 {
 	int			m = tm->tm_year * 12 + (tm->tm_mon - 1) + months;
+	int			month = m % 12;
 
-	tm->tm_year = m / 12;
-	tm->tm_mon = m % 12 + 1;
+	if (month < 0)
+		month += 12;
+	tm->tm_year = (m - month) / 12;
+	tm->tm_mon = month + 1;
 }
 
-/* CacheLocalDay remembers the local day [midnight, next midnight) of t. */
-static void
+/*
+ * CacheLocalDay remembers the local day [midnight, next midnight) of t, or
+ * returns false, the cache left as it was, when either midnight is out of
+ * the range of timestamptz (the first and last local day of the range).
+ */
+static bool
 CacheLocalDay(Grid *grid, TimestampTz t)
 {
 	struct pg_tm tm;
 	int			jd;
+	TimestampTz day_start;
+	TimestampTz day_end;
 
 	if (t >= grid->day_start && t < grid->day_end)
-		return;
-	UtcToLocal(t, grid->tz, &tm);
+		return true;
+	if (!UtcToLocal(t, grid->tz, &tm))
+		return false;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
-	grid->day_start = LocalToUtc(&tm, grid->tz);
+	if (!LocalToUtc(&tm, grid->tz, &day_start))
+		return false;
 
 	/*
 	 * Where clocks fall back across midnight, local midnight exists twice and
 	 * resolves to the later instant: t then still belongs to the day before.
 	 */
-	if (t < grid->day_start)
+	if (t < day_start)
 	{
-		grid->day_end = grid->day_start;
+		day_end = day_start;
 		j2date(jd - 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-		grid->day_start = LocalToUtc(&tm, grid->tz);
-		return;
+		if (!LocalToUtc(&tm, grid->tz, &day_start))
+			return false;
 	}
-	j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-	grid->day_end = LocalToUtc(&tm, grid->tz);
+	else
+	{
+		j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+		if (!LocalToUtc(&tm, grid->tz, &day_end))
+			return false;
+	}
+	grid->day_start = day_start;
+	grid->day_end = day_end;
+	return true;
 }
 
-/* GridFloor returns the start of the window that contains t. */
-TimestampTz
-GridFloor(Grid *grid, TimestampTz t)
+/*
+ * WindowStart finds the start of the window that contains t, or returns
+ * false when it is out of the range of timestamptz.
+ */
+static bool
+WindowStart(Grid *grid, TimestampTz t, TimestampTz *start)
 {
 	struct pg_tm tm;
 	int			jd;
 
+	if (!CacheLocalDay(grid, t))
+		return false;
 	if (grid->unit == GRID_MINUTES)
 	{
 		int64		step = (int64) grid->minutes * USECS_PER_MINUTE;
 
-		CacheLocalDay(grid, t);
-		return grid->day_start + ((t - grid->day_start) / step) * step;
+		*start = grid->day_start + ((t - grid->day_start) / step) * step;
+		return true;
 	}
 
 	/* calendar units start at a local midnight: floor t's local day first */
-	CacheLocalDay(grid, t);
-	UtcToLocal(grid->day_start, grid->tz, &tm);
+	if (!UtcToLocal(grid->day_start, grid->tz, &tm))
+		return false;
 	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
 	switch (grid->unit)
 	{
 		case GRID_DAY:
-			return grid->day_start;
+			*start = grid->day_start;
+			return true;
 		case GRID_WEEK:
 			/* j2day: 0 = Sunday; ISO weeks start on Monday */
 			jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
@@ -397,48 +466,114 @@ GridFloor(Grid *grid, TimestampTz t)
 		case GRID_MINUTES:
 			pg_unreachable();
 	}
-	return LocalToUtc(&tm, grid->tz);
+	return LocalToUtc(&tm, grid->tz, start);
+}
+
+/*
+ * UnitEnd finds the start of the grid's next calendar unit after the local
+ * date of t: the next local midnight for windows of a day or less, the
+ * next Monday, or the next 1st of a month, of a quarter or of January.
+ * Returns false when it is out of the range of timestamptz.
+ */
+static bool
+UnitEnd(Grid *grid, TimestampTz t, TimestampTz *end)
+{
+	struct pg_tm tm;
+	int			jd;
+
+	if (!UtcToLocal(t, grid->tz, &tm))
+		return false;
+	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+	jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday);
+	switch (grid->unit)
+	{
+		case GRID_MINUTES:
+		case GRID_DAY:
+			j2date(jd + 1, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			break;
+		case GRID_WEEK:
+			/* j2day: 0 = Sunday; ISO weeks start on Monday */
+			j2date(jd + 7 - (j2day(jd) + 6) % 7, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+			break;
+		case GRID_MONTH:
+			tm.tm_mday = 1;
+			AddMonths(&tm, 1);
+			break;
+		case GRID_QUARTER:
+			tm.tm_mday = 1;
+			tm.tm_mon = ((tm.tm_mon - 1) / 3) * 3 + 1;
+			AddMonths(&tm, 3);
+			break;
+		case GRID_YEAR:
+			tm.tm_mday = 1;
+			tm.tm_mon = 1;
+			AddMonths(&tm, 12);
+			break;
+	}
+	return LocalToUtc(&tm, grid->tz, end);
+}
+
+/*
+ * WindowEnd finds the end of the window that starts at window_start, or
+ * returns false when it is out of the range of timestamptz.
+ */
+static bool
+WindowEnd(Grid *grid, TimestampTz window_start, TimestampTz *end)
+{
+	if (grid->unit != GRID_MINUTES)
+		return UnitEnd(grid, window_start, end);
+	if (!CacheLocalDay(grid, window_start))
+		return false;
+	*end = Min(window_start + (int64) grid->minutes * USECS_PER_MINUTE, grid->day_end);
+	return true;
+}
+
+/* OutOfRange reports a window bound that timestamptz cannot hold. */
+static void
+OutOfRange(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("timestamp out of range")));
+}
+
+/* GridFloor returns the start of the window that contains t. */
+TimestampTz
+GridFloor(Grid *grid, TimestampTz t)
+{
+	TimestampTz start;
+
+	if (!WindowStart(grid, t, &start))
+		OutOfRange();
+	return start;
 }
 
 /* GridNext returns the end of the window that starts at window_start. */
 TimestampTz
 GridNext(Grid *grid, TimestampTz window_start)
 {
-	struct pg_tm tm;
-	int			jd;
+	TimestampTz end;
 
-	if (grid->unit == GRID_MINUTES)
-	{
-		TimestampTz end;
+	if (!WindowEnd(grid, window_start, &end))
+		OutOfRange();
+	return end;
+}
 
-		CacheLocalDay(grid, window_start);
-		end = window_start + (int64) grid->minutes * USECS_PER_MINUTE;
-		return Min(end, grid->day_end);
-	}
-
-	UtcToLocal(window_start, grid->tz, &tm);
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	switch (grid->unit)
-	{
-		case GRID_DAY:
-		case GRID_WEEK:
-			jd = date2j(tm.tm_year, tm.tm_mon, tm.tm_mday) +
-				(grid->unit == GRID_DAY ? 1 : 7);
-			j2date(jd, &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
-			break;
-		case GRID_MONTH:
-			AddMonths(&tm, 1);
-			break;
-		case GRID_QUARTER:
-			AddMonths(&tm, 3);
-			break;
-		case GRID_YEAR:
-			AddMonths(&tm, 12);
-			break;
-		case GRID_MINUTES:
-			pg_unreachable();
-	}
-	return LocalToUtc(&tm, grid->tz);
+/*
+ * GridWindowOf finds the window [start, end) that contains t.  It returns
+ * false when a bound of that window is out of the range of timestamptz (a
+ * window of the first or last days of the range, which no run can
+ * process: GridFloor and GridNext refuse it), with end set to where the
+ * next window starts, or to infinity when no window follows.
+ */
+bool
+GridWindowOf(Grid *grid, TimestampTz t, TimestampTz *start, TimestampTz *end)
+{
+	if (!TIMESTAMP_NOT_FINITE(t) && WindowStart(grid, t, start) && WindowEnd(grid, *start, end))
+		return true;
+	if (TIMESTAMP_NOT_FINITE(t) || !UnitEnd(grid, t, end) || *end <= t)
+		*end = DT_NOEND;
+	return false;
 }
 
 /* GridPrev returns the start of the window just before window_start. */
@@ -467,7 +602,7 @@ microbatch_windows(PG_FUNCTION_ARGS)
 				 errmsg("batch_size, start_time, end_time and time_zone must not be null")));
 
 	GridInit(&grid, text_to_cstring(PG_GETARG_TEXT_PP(0)),
-			 text_to_cstring(PG_GETARG_TEXT_PP(3)));
+			 GridCanonicalZone(text_to_cstring(PG_GETARG_TEXT_PP(3))));
 	start_time = PG_GETARG_TIMESTAMPTZ(1);
 	end_time = PG_GETARG_TIMESTAMPTZ(2);
 	GridCheckRange(start_time, end_time, "start_time", "end_time");

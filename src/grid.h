@@ -35,7 +35,7 @@ typedef struct Grid
 } Grid;
 
 extern void GridInit(Grid *grid, const char *batch_size, const char *time_zone);
-extern const char *GridCanonicalZone(const char *time_zone);
+extern char *GridCanonicalZone(const char *time_zone);
 extern bool GridIsSubDay(const Grid *grid);
 extern void GridCheckRange(TimestampTz start, TimestampTz end, const char *start_name,
 						   const char *end_name);
@@ -43,6 +43,7 @@ extern double GridCountEstimate(const Grid *grid, TimestampTz from, TimestampTz 
 extern TimestampTz GridFloor(Grid *grid, TimestampTz t);
 extern TimestampTz GridNext(Grid *grid, TimestampTz window_start);
 extern TimestampTz GridPrev(Grid *grid, TimestampTz window_start);
+extern bool GridWindowOf(Grid *grid, TimestampTz t, TimestampTz *start, TimestampTz *end);
 extern void GridCheckFinite(TimestampTz t, const char *what);
 extern Oid	GridCheckEventColumn(Oid relid, const char *column);
 

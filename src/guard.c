@@ -8,13 +8,16 @@
  * as the rows stream by, without keeping them:
  *
  *	  INSERT INTO target (columns)
- *	  SELECT mb_q.* FROM (<query>) mb_q
- *	   WHERE microbatch.window_guard(mb_q.event_time::timestamptz, $1, $2);
+ *	  SELECT ..., CASE WHEN microbatch.window_guard(mb_q.event_time, $1, $2)
+ *					THEN mb_q.event_time END, ... FROM (<query>) mb_q;
  *
  * window_guard is true for a row inside [$1, $2) and raises on the first row
  * outside it, so the statement stops there and the window rolls back.  It
- * is VOLATILE, so the planner never pushes it into the query (where it
- * would run on source rows, not on the rows written).
+ * is in the select list, computed once per row written: as a WHERE clause,
+ * even VOLATILE, the planner pushed it into the query (into the HAVING of
+ * a grouped query), which changed the query's plan (Sort and GroupAggregate
+ * where the query alone gets a HashAggregate).  On Citus the immutable
+ * window_check stays a WHERE clause, which Citus pushes down to the nodes.
  *
  * A coalesced chunk (coalesce.c) replaces several windows with one DELETE
  * and one INSERT; to record each window's own row counts, the executor

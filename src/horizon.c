@@ -33,6 +33,11 @@
  *	 old horizon.  The set-up waits for it, so its rows are committed (or
  *	 gone) before any window takes its snapshot: the window reads them.
  *
+ * A run that ends during that wait (cancelled, or failing) puts the
+ * horizons back (HorizonWithdraw), so that the next run waits again; one
+ * whose process dies there has them put back when it is settled
+ * (CatalogSettleDeadRuns).
+ *
  * A window cut short by now() (partial) needs no horizon: it is processed
  * again once more of it can be, and in full only once the horizon has
  * reached its end.  A horizon is lowered to the end of the last window
@@ -191,6 +196,26 @@ HorizonWaitForWriters(List *sources)
 		if (VirtualTransactionIdIsValid(writers[i]))
 			(void) VirtualXactLock(writers[i], true);
 	}
+}
+
+/*
+ * HorizonWithdraw undoes the raise of a run that ends before its wait for
+ * the writers is over (a cancel, say): writers that locked a source before
+ * the raise may still capture by the old horizon, and the next run, finding
+ * the horizon already raised, would not wait for them.  The horizons go
+ * back to the end of the windows processed in full, which is always safe
+ * (see the top of the file); the next run raises them again, and waits.
+ */
+void
+HorizonWithdraw(Pipeline *pipeline)
+{
+	TimestampTz processed;
+
+	if (!CatalogHasTracking())
+		return;
+	if (!CatalogProcessedInFull(pipeline->id, &processed))
+		processed = pipeline->begin_at;
+	CatalogSetHorizon(pipeline->id, processed);
 }
 
 /*

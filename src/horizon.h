@@ -15,6 +15,7 @@
 extern List *HorizonAdvance(Pipeline *pipeline, PlannedWindow *windows, int nwindows,
 							MemoryContext context);
 extern void HorizonWaitForWriters(List *sources);
+extern void HorizonWithdraw(Pipeline *pipeline);
 extern bool HorizonLockForWindow(Pipeline *pipeline, PlannedWindow *window);
 
 #endif							/* MICROBATCH_HORIZON_H */

@@ -32,11 +32,14 @@
 
 #include "compat.h"
 #include "catalog.h"
+#include "coalesce_rules.h"
 #include "cron.h"
 #include "deps.h"
 #include "pipeline.h"
 #include "refresh.h"
 #include "runlock.h"
+#include "sandbox.h"
+#include "targets.h"
 #include "track.h"
 
 #define MAX_PIPELINE_NAME 63
@@ -46,6 +49,7 @@ static void CheckTarget(Oid target, Oid owner);
 static void CheckOptions(Pipeline *pipeline);
 static void CheckOnError(const char *on_error);
 static Query *AnalyseQuery(Pipeline *pipeline);
+static void CheckStoredCoalesce(Pipeline *pipeline);
 static Pipeline *OpenTracked(FunctionCallInfo fcinfo);
 
 PG_FUNCTION_INFO_V1(microbatch_register);
@@ -110,6 +114,23 @@ AnalyseQuery(Pipeline *pipeline)
 	return AnalyseSelect(pipeline->query, "query", param_types, NULL, &text);
 }
 
+/*
+ * CheckStoredCoalesce checks that the pipeline's stored query may coalesce
+ * windows (coalesce_rules.c), analysed as its owner runs it.
+ */
+static void
+CheckStoredCoalesce(Pipeline *pipeline)
+{
+	Sandbox		sandbox;
+	Query	   *analysed;
+
+	(void) PipelineQueryColumns(pipeline);
+	SandboxEnterPipeline(&sandbox, pipeline->owner, pipeline->search_path, NULL);
+	analysed = AnalyseQuery(pipeline);
+	SandboxLeave(&sandbox);
+	CoalesceRulesCheck(pipeline, analysed, DepsQueryRelations(analysed));
+}
+
 /* CheckOnError accepts 'stop' and 'continue'. */
 static void
 CheckOnError(const char *on_error)
@@ -148,8 +169,9 @@ CheckOptions(Pipeline *p)
  * lookback, end_at, time_zone, max_parallel, on_error, track,
  * coalesce_windows) validates and stores a pipeline, owned by the calling
  * role, with the relations its query reads (deps.c), with track the sources
- * it filters by $1/$2 (track.c), and with coalesce_windows its windows run
- * in chunks (coalesce.c).  Before 0.3 the function had eleven arguments.
+ * it filters by $1/$2 (track.c), and with coalesce_windows, which its query
+ * must allow (coalesce_rules.c), its windows run in chunks (coalesce.c).
+ * Before 0.3 the function had eleven arguments.
  */
 Datum
 microbatch_register(PG_FUNCTION_ARGS)
@@ -196,9 +218,9 @@ microbatch_register(PG_FUNCTION_ARGS)
 				 errmsg("pipeline \"%s\" already exists", p->name),
 				 errhint("Choose another name, or change the pipeline with mb_alter.")));
 	CheckTarget(p->target, p->owner);
-	GridInit(&p->grid, RequiredTextArg(fcinfo, 4, "batch_size"), RequiredTextArg(fcinfo, 8, "time_zone"));
+	p->time_zone = GridCanonicalZone(RequiredTextArg(fcinfo, 8, "time_zone"));
+	GridInit(&p->grid, RequiredTextArg(fcinfo, 4, "batch_size"), p->time_zone);
 	p->batch_size = pstrdup(p->grid.batch_size);
-	p->time_zone = pstrdup(GridCanonicalZone(text_to_cstring(PG_GETARG_TEXT_PP(8))));
 	(void) PipelineEventTimeType(p);
 	GridCheckFinite(p->begin_at, "begin_at");
 	CheckOptions(p);
@@ -206,9 +228,12 @@ microbatch_register(PG_FUNCTION_ARGS)
 	p->query = PipelineCheckQuery(p->query, p, &columns);
 	analysed = AnalyseQuery(p);
 	reads = DepsQueryRelations(analysed);
+	if (p->coalesce_windows)
+		CoalesceRulesCheck(p, analysed, reads);
 	DepsCheck(p, reads);
 
 	p->begin_at = GridFloor(&p->grid, p->begin_at);
+	TargetsCheckOverlap(p);
 	p->id = CatalogInsertPipeline(p);
 	DepsStore(p, reads);
 	if (PG_NARGS() > 11 && !PG_ARGISNULL(11) && PG_GETARG_BOOL(11))
@@ -232,6 +257,8 @@ microbatch_alter(PG_FUNCTION_ARGS)
 	List	   *columns;
 	List	   *reads = NIL;
 	TimestampTz old_begin_at = p->begin_at;
+	TimestampTz old_end_at = p->end_at;
+	bool		old_has_end_at = p->has_end_at;
 
 	if (!PG_ARGISNULL(2))
 		p->lookback = PG_GETARG_INT32(2);
@@ -267,20 +294,28 @@ microbatch_alter(PG_FUNCTION_ARGS)
 		p->coalesce_windows = PG_GETARG_BOOL(9);
 		/* the query, as it stands, must allow it (a new one is checked below) */
 		if (p->coalesce_windows && !was && PG_ARGISNULL(1))
-			(void) PipelineQueryColumns(p);
+			CheckStoredCoalesce(p);
 		if (p->coalesce_windows != was)
 			CatalogSetCoalesce(p->id, p->coalesce_windows);
 	}
 	CheckOptions(p);
 	if (!PG_ARGISNULL(1))
 	{
+		Query	   *analysed;
+
 		if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(p->target)))
 			PipelineCheckRunnable(p);	/* reports the missing target */
 		p->search_path = GetConfigOptionByName("search_path", NULL, false);
 		p->query = PipelineCheckQuery(text_to_cstring(PG_GETARG_TEXT_PP(1)), p, &columns);
-		reads = DepsQueryRelations(AnalyseQuery(p));
+		analysed = AnalyseQuery(p);
+		reads = DepsQueryRelations(analysed);
+		if (p->coalesce_windows)
+			CoalesceRulesCheck(p, analysed, reads);
 		DepsCheck(p, reads);
 	}
+	if (p->begin_at != old_begin_at || p->has_end_at != old_has_end_at ||
+		(p->has_end_at && p->end_at != old_end_at))
+		TargetsCheckOverlap(p);
 	if (p->begin_at != old_begin_at)
 		RefreshMoveBeginAt(p);
 	CatalogUpdatePipeline(p);
@@ -319,7 +354,7 @@ microbatch_drop(PG_FUNCTION_ARGS)
 
 	RunLockAcquire(p, false);
 	(void) CronUnschedule(p, true);
-	(void) TrackForget(p, InvalidOid);
+	TrackForgetAll(p);
 	CatalogDeletePipeline(p->id);
 	PG_RETURN_VOID();
 }

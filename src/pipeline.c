@@ -46,7 +46,6 @@ typedef struct ParamUse
 
 static bool OwnerExists(Pipeline *pipeline);
 static bool FindParams(Node *node, ParamUse *use);
-static bool ParamsOutsideConditions(Node *node, void *context);
 static bool ReadsPartitioned(Node *node, void *context);
 
 /*
@@ -235,43 +234,6 @@ FindParams(Node *node, ParamUse *use)
 }
 
 /*
- * ParamsOutsideConditions tells whether $1 or $2 appear anywhere but in a
- * WHERE or JOIN ... ON condition (of the query or of a subquery in FROM or
- * WITH): in the select list (also inside a scalar subquery there), HAVING,
- * LIMIT, a function in FROM.  Only a query that uses
- * the bounds purely to filter gives over several windows the union of what
- * it gives per window, which coalesce_windows relies on.
- */
-static bool
-ParamsOutsideConditions(Node *node, void *context)
-{
-	if (node == NULL)
-		return false;
-	if (IsA(node, Param))
-	{
-		Param	   *param = (Param *) node;
-
-		return param->paramkind == PARAM_EXTERN && (param->paramid == 1 || param->paramid == 2);
-	}
-	/* a subquery outside a condition (a scalar one in the select list) */
-	if (IsA(node, SubLink))
-	{
-		ParamUse	use = {false, false};
-
-		(void) FindParams(node, &use);
-		return use.start || use.end;
-	}
-	if (IsA(node, FromExpr))
-		return ParamsOutsideConditions((Node *) ((FromExpr *) node)->fromlist, context);
-	if (IsA(node, JoinExpr))
-		return ParamsOutsideConditions(((JoinExpr *) node)->larg, context) ||
-			ParamsOutsideConditions(((JoinExpr *) node)->rarg, context);
-	if (IsA(node, Query))
-		return query_tree_walker((Query *) node, ParamsOutsideConditions, context, 0);
-	return expression_tree_walker(node, ParamsOutsideConditions, context);
-}
-
-/*
  * ReadsPartitioned tells whether a query reads a partitioned table
  * anywhere: its windows then need custom plans, pruned at planning time.
  */
@@ -368,14 +330,6 @@ PipelineCheckQuery(const char *query, Pipeline *pipeline, List **columns)
 						pipeline->name, !use.start && !use.end ? "$1 and $2" : !use.start ? "$1" : "$2"),
 				 errhint("Select one window: filter the source with \"<event time> >= $1 AND <event time> < $2\".")));
 	pipeline->reads_partitioned = ReadsPartitioned((Node *) analysed, NULL);
-	if (pipeline->coalesce_windows &&
-		query_tree_walker(analysed, ParamsOutsideConditions, NULL, 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query of pipeline \"%s\" cannot coalesce windows: it uses $1 or $2 outside a WHERE or JOIN condition",
-						pipeline->name),
-				 errdetail("With coalesce_windows, one statement covers several windows, with $1 the first one's start and $2 the last one's end; only a query that uses them to filter rows gives the same rows as one statement per window."),
-				 errhint("Use $1 and $2 only in conditions such as \"<event time> >= $1 AND <event time> < $2\", or register without coalesce_windows.")));
 
 	*columns = NIL;
 	foreach(lc, analysed->targetList)

@@ -81,6 +81,7 @@ static void PlanBackfill(PlanBuilder *builder, TimestampTz from, TimestampTz to)
 PG_FUNCTION_INFO_V1(microbatch_plan);
 PG_FUNCTION_INFO_V1(microbatch_missing_windows);
 PG_FUNCTION_INFO_V1(microbatch_waiting_on);
+PG_FUNCTION_INFO_V1(microbatch_processed_through);
 
 /* WindowReasonName returns the reason as mb_plan shows it. */
 const char *
@@ -410,4 +411,23 @@ microbatch_waiting_on(PG_FUNCTION_ARGS)
 	foreach(lc, names)
 		elements[n++] = CStringGetTextDatum(lfirst(lc));
 	PG_RETURN_ARRAYTYPE_P(construct_array(elements, n, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * microbatch.processed_through(name) returns the end of the pipeline's
+ * contiguous processed prefix, for the lag of the microbatch.status view:
+ * every window before it has succeeded in full (stale ones count as
+ * processed; the view counts them apart).  A window missing or failed
+ * anywhere holds it back, wherever later windows are.  A pipeline with
+ * nothing left before its end_at has processed through its end_at.
+ */
+Datum
+microbatch_processed_through(PG_FUNCTION_ARGS)
+{
+	Pipeline   *pipeline = PipelineOpen(text_to_cstring(PG_GETARG_TEXT_PP(0)), PIPELINE_READ);
+	TimestampTz through = DepsFrontier(pipeline, false);
+
+	if (through == DT_NOEND && pipeline->has_end_at)
+		through = pipeline->end_at;
+	PG_RETURN_TIMESTAMPTZ(through);
 }

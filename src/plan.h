@@ -47,6 +47,9 @@ typedef struct RunPlan
 	int			reason_counts[REASON_COUNT];
 	TimestampTz contiguous_until;	/* first window start without a state row */
 	bool		truncated;		/* more windows wait than one run may take */
+	int			nwaiting;		/* windows upstreams hold back (deps.c) */
+	int			nwaiting_upstreams; /* how many upstreams hold them */
+	char	   *waiting_on;		/* those upstreams, quoted, for messages */
 } RunPlan;
 
 extern int	microbatch_max_windows_per_run;

@@ -11,6 +11,10 @@
  *	 daily_stats: 2 of 5 FAILED day [2024-01-02 00:00:00+00, 2024-01-03 00:00:00+00): division by zero
  *	 daily_stats: finished: 4 of 5 windows succeeded, 1 failed, 0 skipped in 1.2 s
  *
+ * Windows that wait for their upstreams are left out of the run: a line
+ * before the first names the upstreams (even with progress off), and the
+ * last counts them ("…, 0 skipped, 3 waiting on upstreams in 1.2 s").
+ *
  * Window bounds are shown in the pipeline's time zone, where they are the
  * round numbers the grid was built from.
  *
@@ -27,6 +31,7 @@
 
 bool		microbatch_progress = true;
 
+static void ReportWaiting(Pipeline *pipeline, RunPlan *plan);
 static char *FormatCount(int64 n);
 static char *FormatDuration(double ms);
 static char *FormatInZone(TimestampTz t, pg_tz *tz);
@@ -86,7 +91,39 @@ FormatWindow(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 					FormatInZone(end, pipeline->grid.tz));
 }
 
-/* ProgressPlanned announces how many windows a run has and why. */
+/*
+ * ReportWaiting says, even with progress off, how many windows of a run
+ * its upstreams hold back, and which upstreams: they are left out of the
+ * run, not failed, and no state is recorded for them (deps.c).
+ */
+static void
+ReportWaiting(Pipeline *pipeline, RunPlan *plan)
+{
+	if (plan->nwaiting == 0)
+		return;
+	if (plan->kind == RUN_KIND_RUN)
+		ereport(NOTICE,
+				(errmsg("%s: %d window%s wait%s on upstream pipeline%s %s", pipeline->name,
+						plan->nwaiting, plan->nwaiting == 1 ? "" : "s",
+						plan->nwaiting == 1 ? "s" : "",
+						plan->nwaiting_upstreams == 1 ? "" : "s", plan->waiting_on),
+				 errdetail("A window is processed once every upstream has succeeded through its end; until then it is left out of runs, which is not a failure."),
+				 errhint("mb_run() with no name runs every pipeline upstream first.")));
+	else
+		ereport(NOTICE,
+				(errmsg("%s: %d window%s wait%s on upstream pipeline%s %s", pipeline->name,
+						plan->nwaiting, plan->nwaiting == 1 ? "" : "s",
+						plan->nwaiting == 1 ? "s" : "",
+						plan->nwaiting_upstreams == 1 ? "" : "s", plan->waiting_on),
+				 errdetail("A window is processed once every upstream window it overlaps has succeeded; this %s leaves the others out and records nothing for them.",
+						   RunKindName(plan->kind)),
+				 errhint("Process the upstream first, or backfill it with cascade => true.")));
+}
+
+/*
+ * ProgressPlanned announces how many windows a run has and why, and (also
+ * with progress off) what its plan leaves out.
+ */
 void
 ProgressPlanned(Pipeline *pipeline, RunPlan *plan, const char *executor)
 {
@@ -94,6 +131,7 @@ ProgressPlanned(Pipeline *pipeline, RunPlan *plan, const char *executor)
 	int			r;
 
 	PlanReportTruncated(pipeline, plan);
+	ReportWaiting(pipeline, plan);
 	if (!microbatch_progress)
 		return;
 	initStringInfo(&reasons);
@@ -166,8 +204,10 @@ ProgressFinished(Pipeline *pipeline, RunSummary *summary)
 		return;
 	TimestampDifference(summary->started_at, GetCurrentTimestamp(), &secs, &usecs);
 	ereport(NOTICE,
-			(errmsg("%s: %s: %d of %d windows succeeded, %d failed, %d skipped in %s",
+			(errmsg("%s: %s: %d of %d windows succeeded, %d failed, %d skipped%s in %s",
 					pipeline->name, summary->cancelled ? "cancelled" : "finished",
 					summary->succeeded, summary->windows, summary->failed,
-					summary->skipped, FormatDuration(secs * 1000.0 + usecs / 1000.0))));
+					summary->skipped,
+					summary->waiting > 0 ? psprintf(", %d waiting on upstreams", summary->waiting) : "",
+					FormatDuration(secs * 1000.0 + usecs / 1000.0))));
 }

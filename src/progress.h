@@ -20,6 +20,7 @@ typedef struct RunSummary
 	int			succeeded;
 	int			failed;
 	int			skipped;
+	int			waiting;		/* left out: held back by upstreams (deps.c) */
 	int64		rows_deleted;
 	int64		rows_inserted;
 	TimestampTz started_at;
@@ -28,7 +29,7 @@ typedef struct RunSummary
 	TimestampTz failed_start;
 	TimestampTz failed_end;
 	char		failed_sqlstate[6];
-	char		failed_message[512];
+	char		failed_message[WINDOW_MESSAGE_SIZE];
 } RunSummary;
 
 extern bool microbatch_progress;

@@ -93,6 +93,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 {
 	WindowExecutor *executor = WindowExecutorCreate(pipeline);
 	List	   *raised;
+	ErrorData  *error;
 	bool		stop = false;
 	int			i;
 	int			n;
@@ -104,7 +105,17 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	/* from here, a session that exits records the run as cancelled */
 	RunSessionBegin(summary->run_id);
 	RESUME_INTERRUPTS();
-	HorizonWaitForWriters(raised);
+	/* a cancel during the wait ends the run, recorded: commit that, then fail */
+	error = RunWaitForWriters(pipeline, raised, summary->run_id, plan->nwindows);
+	if (error != NULL)
+	{
+		HOLD_INTERRUPTS();
+		MicrobatchCommit();
+		RunSessionEnd();
+		RESUME_INTERRUPTS();
+		WindowExecutorDestroy(executor);
+		ReThrowError(error);
+	}
 
 	for (i = 0; i < plan->nwindows; i += n)
 	{
@@ -175,6 +186,7 @@ RunPipeline(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to,
 		if (DepsReadsOwnTarget(pipeline))
 			max_parallel = 1;
 		summary->windows = plan->nwindows;
+		summary->waiting = plan->nwaiting;
 		if (in_session)
 		{
 			ProgressPlanned(pipeline, plan, "in this session");
@@ -430,15 +442,126 @@ CheckNonAtomic(FunctionCallInfo fcinfo)
 }
 
 /*
- * CALL mb_backfill(name, start_time, end_time, max_parallel) reprocesses
- * every window overlapping [start_time, end_time), whatever its state.
+ * BackfilledExtent widens [*from, *to) to the windows of the pipeline that
+ * a backfill of it replaces: every window overlapping the range, from
+ * begin_at to end_at.  An empty result has *from >= *to.
+ */
+static void
+BackfilledExtent(Pipeline *pipeline, TimestampTz *from, TimestampTz *to)
+{
+	TimestampTz end = pipeline->has_end_at ? Min(*to, pipeline->end_at) : *to;
+	TimestampTz last;
+
+	*from = GridFloor(&pipeline->grid, Max(*from, pipeline->begin_at));
+	if (*from >= end)
+	{
+		*to = *from;
+		return;
+	}
+	last = GridFloor(&pipeline->grid, end);
+	*to = last < end ? GridNext(&pipeline->grid, last) : end;
+	if (pipeline->has_end_at)
+		*to = Min(*to, pipeline->end_at);
+}
+
+/* a pipeline of a cascading backfill, with the range its upstreams replaced */
+typedef struct CascadeStep
+{
+	Pipeline   *pipeline;
+	TimestampTz from;
+	TimestampTz to;
+	int			max_parallel;
+	bool		ran;			/* backfilled: its downstreams follow it */
+} CascadeStep;
+
+/*
+ * PlanCascade lists the backfills of a cascade: the named pipeline's, then
+ * every enabled pipeline downstream of it that the caller may run,
+ * upstream first, each over the extent of the windows its upstreams in
+ * the cascade will replace.  max_parallel, when given, applies to all.
+ */
+static List *
+PlanCascade(Pipeline *root, TimestampTz from, TimestampTz to, int max_parallel_arg)
+{
+	CascadeStep *step = palloc0(sizeof(CascadeStep));
+	List	   *steps;
+	ListCell   *lc;
+
+	step->pipeline = root;
+	step->from = from;
+	step->to = to;
+	step->max_parallel = max_parallel_arg > 0 ? max_parallel_arg : root->max_parallel;
+	steps = list_make1(step);
+	foreach(lc, DepsDownstreams(root->name))
+	{
+		Pipeline   *pipeline = CatalogReadPipeline(lfirst(lc));
+
+		if (pipeline == NULL || !has_privs_of_role(GetUserId(), pipeline->owner))
+			continue;
+		step = palloc0(sizeof(CascadeStep));
+		step->pipeline = pipeline;
+		step->max_parallel = max_parallel_arg > 0 ? max_parallel_arg : pipeline->max_parallel;
+		steps = lappend(steps, step);
+	}
+	return steps;
+}
+
+/*
+ * CascadeRange sets the range a downstream of a cascade backfills: the
+ * union of the extents its upstreams replaced.  False when none of them
+ * ran (skipped, or outside the range): then it has nothing to follow.
+ */
+static bool
+CascadeRange(List *steps, CascadeStep *step)
+{
+	List	   *upstreams = DepsUpstreamNames(step->pipeline->name);
+	ListCell   *lc;
+	bool		found = false;
+
+	foreach(lc, steps)
+	{
+		CascadeStep *up = lfirst(lc);
+		ListCell   *name;
+		TimestampTz from = up->from;
+		TimestampTz to = up->to;
+
+		if (up == step)
+			break;
+		if (!up->ran)
+			continue;
+		foreach(name, upstreams)
+			if (strcmp(lfirst(name), up->pipeline->name) == 0)
+				break;
+		if (name == NULL)
+			continue;
+		BackfilledExtent(up->pipeline, &from, &to);
+		if (from >= to)
+			continue;
+		step->from = found ? Min(step->from, from) : from;
+		step->to = found ? Max(step->to, to) : to;
+		found = true;
+	}
+	return found;
+}
+
+/*
+ * CALL mb_backfill(name, start_time, end_time, max_parallel, cascade)
+ * reprocesses every window overlapping [start_time, end_time), whatever
+ * its state; a window whose upstream windows have not succeeded waits.
+ * With cascade, every pipeline downstream of it is then backfilled over
+ * the windows that overlap what its upstreams replaced, upstream first.
+ * Before 0.3 the procedure had four arguments.
  */
 Datum
 microbatch_backfill(PG_FUNCTION_ARGS)
 {
 	Pipeline   *pipeline;
-	RunSummary	summary;
-	int			max_parallel;
+	Pipeline   *failed_pipeline = NULL;
+	RunSummary	failed_summary;
+	List	   *steps;
+	ListCell   *lc;
+	bool		cascade = PG_NARGS() > 4 && !PG_ARGISNULL(4) && PG_GETARG_BOOL(4);
+	bool		in_session = false;
 
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -448,24 +571,69 @@ microbatch_backfill(PG_FUNCTION_ARGS)
 	pipeline = PipelineOpen(PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							PIPELINE_RUN);
 	PipelineCheckAllowReset(pipeline, "mb_backfill");
-	max_parallel = ArgMaxParallel(fcinfo, 3, pipeline);
+	if (cascade)
+		steps = PlanCascade(pipeline, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
+							PG_NARGS() > 3 && !PG_ARGISNULL(3) ?
+							ArgMaxParallel(fcinfo, 3, pipeline) : 0);
+	else
+	{
+		CascadeStep *step = palloc0(sizeof(CascadeStep));
+
+		step->pipeline = pipeline;
+		step->from = PG_GETARG_TIMESTAMPTZ(1);
+		step->to = PG_GETARG_TIMESTAMPTZ(2);
+		step->max_parallel = ArgMaxParallel(fcinfo, 3, pipeline);
+		steps = list_make1(step);
+	}
 
 	/* in this session it commits per window; in workers it need not */
-	if (max_parallel == 1)
+	foreach(lc, steps)
+		if (((CascadeStep *) lfirst(lc))->max_parallel == 1)
+			in_session = true;
+	if (in_session)
 		CheckNonAtomic(fcinfo);
-	if (SPI_connect_ext(max_parallel == 1 ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
+	if (SPI_connect_ext(in_session ? SPI_OPT_NONATOMIC : 0) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	RunPipeline(pipeline, RUN_KIND_BACKFILL, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
-				max_parallel, max_parallel == 1, &summary);
+	foreach(lc, steps)
+	{
+		CascadeStep *step = lfirst(lc);
+		RunSummary	summary;
+
+		if (step->pipeline != pipeline)
+		{
+			if (!CascadeRange(steps, step))
+				continue;
+			PipelineCheckRunnable(step->pipeline);
+			if (!step->pipeline->allow_reset)
+			{
+				ereport(NOTICE,
+						(errmsg("skipping pipeline \"%s\": it does not allow mb_backfill",
+								step->pipeline->name),
+						 errhint("Allow it with mb_alter('%s', allow_reset => true).",
+								 step->pipeline->name)));
+				continue;
+			}
+		}
+		RunPipeline(step->pipeline, RUN_KIND_BACKFILL, step->from, step->to,
+					step->max_parallel, step->max_parallel == 1, &summary);
+		step->ran = true;
+		if (summary.failed > 0 && failed_pipeline == NULL)
+		{
+			failed_pipeline = step->pipeline;
+			failed_summary = summary;
+		}
+	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
-	RunReportFailure(pipeline, &summary);
+	if (failed_pipeline)
+		RunReportFailure(failed_pipeline, &failed_summary);
 	PG_RETURN_VOID();
 }
 
 /*
  * CALL mb_backfill(start_time, end_time) backfills the range in every
- * enabled pipeline the caller may run, one after the other.
+ * enabled pipeline the caller may run, one after the other, upstream
+ * first: a downstream's windows see its upstreams' new windows.
  */
 Datum
 microbatch_backfill_all(PG_FUNCTION_ARGS)
@@ -485,7 +653,7 @@ microbatch_backfill_all(PG_FUNCTION_ARGS)
 
 	if (SPI_connect_ext(SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	names = CatalogEnabledPipelineNames();
+	names = DepsOrder(CatalogEnabledPipelineNames());
 	foreach(lc, names)
 	{
 		Pipeline   *pipeline = CatalogReadPipeline(lfirst(lc));

@@ -19,7 +19,9 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
 #include "storage/ipc.h"
+#include "utils/resowner.h"
 #include "utils/snapmgr.h"
 
 #include "catalog.h"
@@ -99,6 +101,57 @@ CancelSessionRunOnExit(int code, Datum arg)
 	CatalogCancelAbandonedRun(run_id);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+}
+
+/*
+ * RunWaitForWriters waits, in the caller's open transaction and after the
+ * set-up committed, for the writers of the sources whose horizon RunSetup
+ * raised (HorizonWaitForWriters).  A cancel (pg_cancel_backend,
+ * statement_timeout) or an error meanwhile ends the run before any window:
+ * its row is marked cancelled (or failed) with the reason and every window
+ * skipped, and the horizons are put back (HorizonWithdraw), all in the
+ * caller's transaction; the error is returned for the caller to raise once
+ * it has committed that.  NULL when the wait is over.
+ */
+ErrorData *
+RunWaitForWriters(Pipeline *pipeline, List *raised, int64 run_id, int nwindows)
+{
+	MemoryContext context = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *error = NULL;
+
+	if (raised == NIL)
+		return NULL;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(context);
+	PG_TRY();
+	{
+		HorizonWaitForWriters(raised);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+		MemoryContextSwitchTo(context);
+		error = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(context);
+		CurrentResourceOwner = owner;
+
+		/* a worker waits in a transaction that took no snapshot */
+		PushActiveSnapshot(GetTransactionSnapshot());
+		CatalogFinishRun(run_id, error->sqlerrcode == ERRCODE_QUERY_CANCELED ? "cancelled" : "failed",
+						 0, 0, nwindows, 0, 0);
+		CatalogSetRunError(run_id, error->message);
+		HorizonWithdraw(pipeline);
+		PopActiveSnapshot();
+		RESUME_INTERRUPTS();
+	}
+	PG_END_TRY();
+	return error;
 }
 
 /* RunFinish records how a run ended. */

@@ -13,6 +13,8 @@
 
 extern List *RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
 					  MemoryContext context);
+extern ErrorData *RunWaitForWriters(Pipeline *pipeline, List *raised, int64 run_id,
+									 int nwindows);
 extern void RunFinish(RunSummary *summary, int64 run_id);
 extern void RunSessionBegin(int64 run_id);
 extern void RunSessionEnd(void);

@@ -107,6 +107,7 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_trigger.h"
@@ -130,6 +131,7 @@
 #include "utils/timestamp.h"
 
 #include "catalog.h"
+#include "compat.h"
 #include "pipeline.h"
 #include "sandbox.h"
 #include "track.h"
@@ -360,9 +362,12 @@ EventInstant(Datum value, Oid type, Grid *grid, TimestampTz *instant)
 		/* timestamp and date are local times in the pipeline's zone */
 		if (type == DATEOID)
 		{
-			if (DATE_NOT_FINITE(DatumGetDateADT(value)))
+			DateADT		date = DatumGetDateADT(value);
+
+			/* a date past the last day of timestamp falls into no window */
+			if (DATE_NOT_FINITE(date) || date >= TIMESTAMP_END_JULIAN - POSTGRES_EPOCH_JDATE)
 				return false;
-			local = date2timestamp_no_overflow(DatumGetDateADT(value));
+			local = (Timestamp) date * USECS_PER_DAY;
 		}
 		else
 			local = DatumGetTimestamp(value);
@@ -477,6 +482,7 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 	Tracker    *tracker = &trackers[rt->tracker];
 	TimestampTz instant;
 	TimestampTz start;
+	TimestampTz end;
 
 	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant) ||
 		instant >= tracker->row.horizon)
@@ -485,8 +491,10 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 		return;
 	if (SkipForReplacement(tracker))
 		return;
-	start = GridFloor(&tracker->grid, instant);
-	AddChange(rt->tracker, start, GridNext(&tracker->grid, start));
+	/* at the very ends of the range of timestamptz: a window no run processes */
+	if (!GridWindowOf(&tracker->grid, instant, &start, &end))
+		return;
+	AddChange(rt->tracker, start, end);
 }
 
 /* CollectTuple adds the windows of one row's event time, for every tracker. */
@@ -686,6 +694,33 @@ HorizonBound(Oid relid, bool local)
 	return bound;
 }
 
+/*
+ * LockedForWriting tells whether this transaction holds, on a relation or
+ * on one of its partitions, a lock that writing to it takes: ROW EXCLUSIVE
+ * or a stronger one.  Taking one needs a write privilege on the relation.
+ */
+static bool
+LockedForWriting(Oid relid)
+{
+	List	   *relids = list_make1_oid(relid);
+	ListCell   *lc;
+
+	/* a write straight into a partition locks the partition, not its parent */
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		relids = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, relids)
+	{
+		LOCKTAG		tag;
+		LOCKMODE	mode;
+
+		SET_LOCKTAG_RELATION(tag, MyDatabaseId, lfirst_oid(lc));
+		for (mode = RowExclusiveLock; mode <= AccessExclusiveLock; mode++)
+			if (LockHeldByMeInMode(&tag, mode))
+				return true;
+	}
+	return false;
+}
+
 /* what microbatch.needs_mark() keeps for the rest of a statement */
 typedef struct MarkTest
 {
@@ -700,9 +735,15 @@ typedef struct MarkTest
  * event time may fall into a window processed in full, that is, comes
  * before the horizon.  The horizon is read once per statement: a writer
  * holds its lock on the source to its end, and a run that raises the
- * horizon waits for it (horizon.c).  A caller with no privilege on the
- * source learns nothing from it: every answer is yes, which is always
- * safe.
+ * horizon waits for it (horizon.c).
+ *
+ * The triggers' condition runs as the writer, so every role may execute
+ * the function; but it answers only in the middle of a write: a caller
+ * that holds no write lock on the source (nor on a partition of it, which
+ * a write straight into the partition locks instead) gets yes whatever it
+ * asks, which is always safe.  A role that may only read a tracked table
+ * cannot learn from it whether the table is tracked nor how far its
+ * pipelines have got.
  */
 Datum
 microbatch_needs_mark(PG_FUNCTION_ARGS)
@@ -720,8 +761,7 @@ microbatch_needs_mark(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("an event time must be of type timestamptz, timestamp or date")));
-		if (pg_class_aclmask(relid, GetUserId(),
-							 ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_DELETE, ACLMASK_ANY) == 0)
+		if (!LockedForWriting(relid))
 			test->bound = DT_NOEND;
 		else
 			test->bound = HorizonBound(relid, test->type != TIMESTAMPTZOID);
@@ -829,14 +869,18 @@ TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 	{
 		Tracker    *tracker = &trackers[i];
 		TimestampTz w;
+		TimestampTz next;
 
 		if (tracker->row.source != pipeline->target ||
 			tracker->row.pipeline_id == pipeline->id ||
 			strcmp(tracker->row.event_time, pipeline->event_time) != 0)
 			continue;
-		for (w = GridFloor(&tracker->grid, start); w < end; w = GridNext(&tracker->grid, w))
+		for (next = start; next < end;)
 		{
 			CHECK_FOR_INTERRUPTS();
+			/* a window out of the range of timestamptz is never processed */
+			if (!GridWindowOf(&tracker->grid, next, &w, &next))
+				continue;
 			if (n == capacity)
 			{
 				capacity *= 2;
@@ -1173,6 +1217,11 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("source \"%s\" is not a table", get_rel_name(source)),
 				 errdetail("Only changes to plain and partitioned tables can be tracked.")));
+	if (get_rel_persistence(source) == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is a temporary table", get_rel_name(source)),
+				 errdetail("It goes with the session that created it, and no other session sees its changes.")));
 	acl = pg_class_aclcheck(source, pipeline->owner, ACL_TRIGGER);
 	if (acl != ACLCHECK_OK)
 		ereport(ERROR,
@@ -1195,13 +1244,13 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 }
 
 /*
- * TrackForget stops a pipeline tracking source (every source when
- * InvalidOid) and drops triggers no pipeline needs any more.  When the
- * pipeline tracks nothing any more, its marks go too.  Returns whether it
- * tracked anything.
+ * Forget stops a pipeline tracking source, or every source it tracks, and
+ * drops triggers no pipeline needs any more.  When the pipeline tracks
+ * nothing any more, its marks go too.  Returns whether it tracked anything
+ * it was asked to forget; if not, nothing is written.
  */
-bool
-TrackForget(Pipeline *pipeline, Oid source)
+static bool
+Forget(Pipeline *pipeline, Oid source, bool every)
 {
 	List	   *sources = NIL;
 	List	   *columns_before = NIL;	/* of List *, parallel to sources */
@@ -1209,7 +1258,6 @@ TrackForget(Pipeline *pipeline, Oid source)
 	ListCell   *lc;
 	ListCell   *before;
 	bool		pipeline_tracks = false;
-	bool		deleted;
 
 	if (!CatalogHasTracking())
 		return false;
@@ -1217,13 +1265,16 @@ TrackForget(Pipeline *pipeline, Oid source)
 	{
 		CatalogTracker *row = lfirst(lc);
 
-		if (row->pipeline_id == pipeline->id && (!OidIsValid(source) || row->source == source))
+		if (row->pipeline_id == pipeline->id && (every || row->source == source))
 		{
 			sources = lappend_oid(sources, row->source);
 			columns_before = lappend(columns_before, SourceColumns(row->source));
 		}
 	}
-	deleted = CatalogDeleteSources(pipeline->id, source);
+	if (sources == NIL)
+		return false;
+	foreach(lc, sources)
+		(void) CatalogDeleteSource(pipeline->id, lfirst_oid(lc));
 	forboth(lc, sources, before, columns_before)
 	{
 		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(lfirst_oid(lc))))
@@ -1236,7 +1287,25 @@ TrackForget(Pipeline *pipeline, Oid source)
 	if (!pipeline_tracks)
 		CatalogConsumeStaleMarks(pipeline->id, DT_NOBEGIN, DT_NOEND);
 	SignalTrackersChanged();
-	return deleted;
+	return true;
+}
+
+/*
+ * TrackForget stops a pipeline tracking one source (mb_untrack).  Returns
+ * false, and changes nothing, when the pipeline does not track it: another
+ * table, an OID of no table, 0.
+ */
+bool
+TrackForget(Pipeline *pipeline, Oid source)
+{
+	return OidIsValid(source) && Forget(pipeline, source, false);
+}
+
+/* TrackForgetAll stops a pipeline tracking anything (mb_drop). */
+void
+TrackForgetAll(Pipeline *pipeline)
+{
+	(void) Forget(pipeline, InvalidOid, true);
 }
 
 /*

@@ -15,6 +15,7 @@
 
 extern void TrackSource(Pipeline *pipeline, Oid source, const char *event_time);
 extern bool TrackForget(Pipeline *pipeline, Oid source);
+extern void TrackForgetAll(Pipeline *pipeline);
 extern void TrackFromQuery(Pipeline *pipeline, Query *query);
 extern void TrackDropAll(void);
 extern void TrackSourcesDropped(void);

@@ -206,6 +206,14 @@ TrackFromQuery(Pipeline *pipeline, Query *query)
 					 errhint("Track the tables it reads with mb_track.")));
 			continue;
 		}
+		if (get_rel_persistence(lfirst_oid(a)) == RELPERSISTENCE_TEMP)
+		{
+			ereport(NOTICE,
+					(errmsg("pipeline \"%s\" does not track \"%s\": it is a temporary table",
+							pipeline->name, get_rel_name(lfirst_oid(a))),
+					 errdetail("It goes with the session that created it, and no other session sees its changes.")));
+			continue;
+		}
 		TrackSource(pipeline, lfirst_oid(a), lfirst(b));
 		ereport(NOTICE,
 				(errmsg("pipeline \"%s\" tracks table \"%s\" by column \"%s\"",

@@ -42,7 +42,6 @@
 
 #include "coalesce.h"
 #include "executor.h"
-#include "horizon.h"
 #include "runrecord.h"
 #include "worker.h"
 
@@ -346,10 +345,17 @@ WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan)
 		RESUME_INTERRUPTS();
 		if (raised != NIL)
 		{
+			ErrorData  *error;
+
 			/* no window runs before the writers of the old horizon are gone */
 			StartTransactionCommand();
-			HorizonWaitForWriters(raised);
+			/* a cancel meanwhile ends the run, recorded: commit that, then fail */
+			error = RunWaitForWriters(pipeline, raised, shared->run_id, plan->nwindows);
+			HOLD_INTERRUPTS();
 			CommitTransactionCommand();
+			RESUME_INTERRUPTS();
+			if (error != NULL)
+				ReThrowError(error);
 		}
 		SpinLockAcquire(&shared->mutex);
 		shared->setup = SETUP_DONE;

@@ -82,7 +82,7 @@ typedef struct RunShared
 	char		error_hint[256];
 	int			messages_written;	/* failures published so far */
 	int			message_owner[MESSAGE_SLOTS];	/* which failure a slot holds */
-	char		messages[MESSAGE_SLOTS][512];
+	char		messages[MESSAGE_SLOTS][WINDOW_MESSAGE_SIZE];
 } RunShared;
 
 extern Size RunSharedSize(int nwindows);

@@ -117,12 +117,13 @@ finish('statement_timeout');
 
 # 3. kill -9 of a worker mid-window: the postmaster restarts every backend
 ($session, $pid) = start_slow_run("SELECT * FROM mb_run('slow')");
-my $running = $node->safe_psql('postgres',
-	"SELECT substring(query FROM '\\[([^,]+),') FROM pg_stat_activity
-	  WHERE backend_type = 'microbatch worker' AND wait_event = 'PgSleep' LIMIT 1");
+# the worker and its window from one row, the one that started its window
+# last (a worker that moved on would have its window recorded succeeded)
+my ($worker, $running) = split /\|/, $node->safe_psql('postgres',
+	"SELECT pid, substring(query FROM '\\[([^,]+),') FROM pg_stat_activity
+	  WHERE backend_type = 'microbatch worker' AND wait_event = 'PgSleep'
+	  ORDER BY query_start DESC LIMIT 1");
 ok($running ne '', 'the worker names the window it is processing');
-my $worker = $node->safe_psql('postgres',
-	"SELECT pid FROM pg_stat_activity WHERE backend_type = 'microbatch worker' LIMIT 1");
 ok($worker > 0, 'found a worker to kill');
 kill9($node, $worker);
 wait_until_back() or die 'server did not come back';
@@ -220,10 +221,13 @@ is($node->safe_psql('postgres', q{
 	SELECT r.status, r.failed, r.succeeded + r.failed + r.skipped = r.windows_total,
 	       (SELECT count(*) FROM microbatch.windows w
 	         WHERE w.run_id = r.run_id AND w.status = 'failed' AND w.sqlstate = '57P01'),
-	       (SELECT count(*) FROM microbatch.windows w WHERE w.run_id = r.run_id AND w.status = 'succeeded')
+	       (SELECT count(*) % 3 FROM microbatch.windows w WHERE w.run_id = r.run_id AND w.status = 'succeeded')
 	  FROM microbatch.runs r ORDER BY r.run_id DESC LIMIT 1}),
-	'failed|3|t|3|0', 'a terminated worker mid-chunk: the 3 windows of its chunk are recorded failed');
-is($node->safe_psql('postgres', "SELECT count(*) FROM slow"), '0',
+	'failed|3|t|3|0', 'a terminated worker mid-chunk: the 3 windows of its chunk are recorded failed (earlier chunks, if any, whole)');
+# (on a loaded machine a chunk may have committed before the terminate landed)
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM slow s JOIN microbatch.windows w
+	    ON s.day >= w.window_start AND s.day < w.window_end AND w.status = 'failed'}), '0',
 	'a terminated worker mid-chunk: nothing of the chunk is in the target');
 is($node->safe_psql('postgres', "SELECT count(*) FROM mb_plan('slow') WHERE reason = 'failed'"), '3',
 	'a terminated worker mid-chunk: the next run plans the chunk again');

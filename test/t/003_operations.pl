@@ -170,7 +170,7 @@ is($node->safe_psql('restored',
 is($node->safe_psql('restored', "SELECT count(*) FROM cron_daily WHERE day = '2024-01-02'"), '10',
 	'and keeps its old rows');
 is($node->safe_psql('restored',
-	"SELECT mb_register('fresh', 'cron_daily', 'day', \$\$SELECT date_trunc('day', created_at) AS day, count(*) AS n FROM events WHERE created_at >= \$1 AND created_at < \$2 GROUP BY 1\$\$, 'day', '2024-01-01') > (SELECT max(id) FROM microbatch.pipelines WHERE name <> 'fresh')"),
+	"SELECT mb_register('fresh', 'cron_daily', 'day', \$\$SELECT date_trunc('day', created_at) AS day, count(*) AS n FROM events WHERE created_at >= \$1 AND created_at < \$2 GROUP BY 1\$\$, 'day', '2024-02-01') > (SELECT max(id) FROM microbatch.pipelines WHERE name <> 'fresh')"),
 	't', 'restored sequences hand out new ids');
 
 # DROP EXTENSION removes the jobs it created, and only if the drop happens

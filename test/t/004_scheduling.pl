@@ -76,6 +76,8 @@ is($node->safe_psql('postgres', "SELECT jobname, database, username, command FRO
 	'the job runs in the pipeline\'s database as its owner');
 is($node->safe_psql('app', "SET ROLE bob; SELECT schedule FROM microbatch.status WHERE pipeline = 'daily'"),
 	$schedule, 'microbatch.status in the pipeline\'s database shows the schedule');
+is($node->safe_psql('app', "SELECT cron_job FROM microbatch.pipelines WHERE name = 'daily'"), $jobid,
+	'the pipeline keeps the id of its job');
 
 # the job really runs: as bob, in app
 $node->poll_query_until('app', "SELECT count(*) > 0 FROM daily", 't')
@@ -83,6 +85,24 @@ $node->poll_query_until('app', "SELECT count(*) > 0 FROM daily", 't')
 $node->poll_query_until('app', "SELECT last_job_status FROM microbatch.status WHERE pipeline = 'daily'",
 	'succeeded') or die 'pg_cron did not record a successful run';
 is($node->safe_psql('app', "SELECT who, n, total FROM daily"), 'bob|144|426', 'the job ran as the owner, over the window');
+
+# another role's job of the same name is not the pipeline's: status shows the
+# job whose id mb_schedule kept, not mallory's failing one, even to a DBA who
+# may see both
+$node->safe_psql('postgres', q{
+CREATE ROLE mallory LOGIN;
+GRANT USAGE ON SCHEMA cron TO mallory;
+GRANT EXECUTE ON FUNCTION cron.schedule_in_database(text,text,text,text,text,boolean) TO mallory;
+});
+my $mallory_schedule = $cron_version ge '1.5' ? '3 seconds' : '*/1 * * * *';
+my $mallory_job = $node->safe_psql('postgres',
+	"SET ROLE mallory; SELECT cron.schedule_in_database('microbatch:app:daily', '$mallory_schedule', 'SELECT 1/0', 'app')");
+$node->poll_query_until('postgres',
+	"SELECT count(*) > 0 FROM cron.job_run_details WHERE jobid = $mallory_job AND status = 'failed'", 't')
+	or die 'pg_cron did not run mallory\'s job';
+is($node->safe_psql('app', "SELECT schedule, last_job_status, last_job_message FROM microbatch.status WHERE pipeline = 'daily'"),
+	"$schedule|succeeded|CALL", 'microbatch.status shows the pipeline\'s own job, not another role\'s of the same name');
+$node->safe_psql('postgres', "SELECT cron.unschedule($mallory_job)");
 is($node->safe_psql('app', q{
 	SELECT last_run_status, high_water, lag, last_run_error IS NULL FROM microbatch.status WHERE pipeline = 'daily'}),
 	'succeeded|2024-01-02 00:00:00+00|00:00:00|t',
@@ -120,7 +140,54 @@ is($node->safe_psql('app', "SET ROLE eve; SELECT count(*) FROM microbatch.cron_j
 $node->safe_psql('postgres', "SELECT cron.schedule('other', '0 0 * * *', 'SELECT 1')");
 is($node->safe_psql('app', "SET ROLE bob; SELECT mb_unschedule('daily')"), 't', 'mb_unschedule removes the job');
 is($node->safe_psql('postgres', "SELECT string_agg(jobname, ',') FROM cron.job"), 'other', 'and no other');
+is($node->safe_psql('app', "SELECT cron_job IS NULL FROM microbatch.pipelines WHERE name = 'daily'"), 't',
+	'and forgets its id');
 is($node->safe_psql('app', "SET ROLE bob; SELECT mb_unschedule('daily')"), 'f', 'and then says there is none');
+
+# pg_dump and restore into another database: the restored pipeline has no job
+# there (the dumped id is the job of database app) until it is scheduled, and
+# each database then shows its own job
+$jobid = $node->safe_psql('app', "SET ROLE bob; SELECT mb_schedule('daily', '0 0 * * *')");
+my $dump = $node->basedir . '/app.dump';
+$node->command_ok(['pg_dump', '-Fc', '-d', $node->connstr('app'), '-f', $dump], 'pg_dump succeeds');
+$node->safe_psql('postgres', 'CREATE DATABASE app_restored');
+$node->command_ok(['pg_restore', '--exit-on-error', '-d', $node->connstr('app_restored'), $dump],
+	'pg_restore succeeds');
+is($node->safe_psql('app_restored', "SELECT cron_job, schedule IS NULL FROM microbatch.pipelines p JOIN microbatch.status s ON s.pipeline = p.name"),
+	"$jobid|t", 'the restored pipeline keeps the dumped id but shows no job of another database');
+my $restored_job = $node->safe_psql('app_restored', "SET ROLE bob; SELECT mb_schedule('daily', '30 0 * * *')");
+is($node->safe_psql('app_restored', "SELECT schedule FROM microbatch.status"), '30 0 * * *',
+	'scheduled again, it shows its own job');
+is($node->safe_psql('app', "SELECT schedule FROM microbatch.status"), '0 0 * * *', 'and the original its own');
+
+# DROP DATABASE leaves its pipelines' jobs behind (no trigger fires); the next
+# call microbatch makes to pg_cron, from any database, removes them, and no
+# other job (a read-only one writes nothing)
+$node->safe_psql('postgres', 'DROP DATABASE app_restored WITH (FORCE)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM cron.job WHERE database = 'app_restored'"), '1',
+	'a dropped database leaves its pipeline\'s job');
+$node->safe_psql('app', "BEGIN READ ONLY; SELECT count(*) FROM microbatch.status; COMMIT");
+is($node->safe_psql('postgres', "SELECT count(*) FROM cron.job WHERE database = 'app_restored'"), '1',
+	'reading the status in a read-only transaction removes nothing');
+$node->safe_psql('app', "SELECT count(*) FROM microbatch.status");
+is($node->safe_psql('postgres', q{SELECT string_agg(jobname || ' in ' || database, ', ' ORDER BY jobname) FROM cron.job}),
+	'microbatch:app:daily in app, other in postgres', 'reading it removes the job of the dropped database, and only it');
+$node->safe_psql('postgres', q{
+CREATE DATABASE gone;
+\c gone
+CREATE EXTENSION microbatch;
+CREATE TABLE t (at timestamptz);
+ALTER TABLE t OWNER TO bob;
+SET ROLE bob;
+SELECT mb_register('p', 't', 'at', $$SELECT at FROM t WHERE at >= $1 AND at < $2$$, 'day', '2024-01-01');
+SELECT mb_schedule('p', '0 0 * * *');
+});
+$node->safe_psql('postgres', 'DROP DATABASE gone WITH (FORCE)');
+$node->safe_psql('app', "SET ROLE bob; SELECT mb_unschedule('daily')");
+is($node->safe_psql('postgres', "SELECT string_agg(jobname, ',') FROM cron.job"), 'other',
+	'so does mb_unschedule');
+like(slurp_file($node->logfile), qr/removed 1 pg_cron jobs of pipelines in databases that no longer exist/,
+	'the server log says so');
 
 # DROP EXTENSION in app removes the jobs it made in postgres
 $node->safe_psql('app', "SET ROLE bob; SELECT mb_schedule('daily', '0 0 * * *')");

@@ -73,5 +73,104 @@ is($node->safe_psql('restored', "SELECT count(*) FROM pg_class WHERE relname LIK
 $node->safe_psql('restored', "INSERT INTO ev VALUES ('2024-01-02 00:00', 1)");
 is($node->safe_psql('restored', "SELECT count(*) FROM ev"), '147', 'the source is still writable');
 
+# A run that moves the horizon first waits for the writers of its tracked
+# sources (src/horizon.c).  Cancelled while it waits, in this session or in
+# a background worker, it is recorded cancelled at once, not left running
+# until another run settles it; and since those writers may still capture
+# by the old horizon, it puts the horizon back: the next run waits again,
+# and the late row is not lost.
+$node->safe_psql('postgres', q{
+CREATE TABLE hz (at timestamptz, v int);
+INSERT INTO hz SELECT '2024-01-01'::timestamptz + i * interval '1 hour', 1 FROM generate_series(0, 95) i;
+CREATE TABLE hz_daily (day timestamptz, n bigint);
+SET microbatch.progress = off;
+SELECT mb_register('hz_daily', 'hz_daily', 'day',
+  $$SELECT date_trunc('day', at) AS day, sum(v)::bigint AS n FROM hz WHERE at >= $1 AND at < $2 GROUP BY 1$$,
+  'day', '2024-01-01', lookback => 0, end_at => '2024-01-05', track => true);
+CALL mb_backfill('hz_daily', '2024-01-01', '2024-01-02');
+});
+# a writer began before the next raise: its row is past the horizon, not captured
+my $writer = $node->background_psql('postgres');
+$writer->query_safe("BEGIN; INSERT INTO hz VALUES ('2024-01-02 05:00', 100)");
+my $last_run = "SELECT status, error, skipped FROM microbatch.runs ORDER BY run_id DESC LIMIT 1";
+my $horizon = "SELECT horizon FROM microbatch.sources WHERE source = 'hz'::regclass";
+my $waiting = "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'virtualxid' AND NOT granted AND pid = ";
+
+# in this session: CALL mb_backfill, cancelled by pg_cancel_backend
+my $runner = $node->background_psql('postgres', on_error_stop => 0);
+my $pid = $runner->query_safe('SELECT pg_backend_pid()');
+$runner->query_until(qr/started/,
+	"\\echo started\nSET microbatch.progress = off;\nCALL mb_backfill('hz_daily', '2024-01-02', '2024-01-03');\n");
+$node->poll_query_until('postgres', "$waiting$pid") or die 'the backfill never waited for the writer';
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$runner->query('SELECT 1');
+like($runner->{stderr}, qr/canceling statement due to user request/, 'in session: the caller sees the cancel');
+$runner->quit;
+is($node->safe_psql('postgres', $last_run), 'cancelled|canceling statement due to user request|1',
+	'in session: the run is recorded cancelled at once, while the writer is still open');
+is($node->safe_psql('postgres', $horizon), '2024-01-02 00:00:00+00', 'and the horizon is back');
+
+# in this session again: statement_timeout
+my ($ret, $out, $err) = $node->psql('postgres',
+	"SET microbatch.progress = off; SET statement_timeout = '2s'; CALL mb_backfill('hz_daily', '2024-01-02', '2024-01-03')");
+like($err, qr/canceling statement due to statement timeout/, 'statement_timeout ends a backfill that waits');
+is($node->safe_psql('postgres', $last_run), 'cancelled|canceling statement due to statement timeout|1',
+	'and it is recorded cancelled');
+
+# in a worker: SELECT mb_run, whose worker waits, the caller cancelled
+$runner = $node->background_psql('postgres', on_error_stop => 0);
+$pid = $runner->query_safe('SELECT pg_backend_pid()');
+$runner->query_until(qr/started/,
+	"\\echo started\nSET microbatch.progress = off;\nSELECT * FROM mb_run('hz_daily');\n");
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+	 WHERE a.backend_type = 'microbatch worker' AND l.locktype = 'virtualxid' AND NOT l.granted})
+	or die 'the worker never waited for the writer';
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+$runner->query('SELECT 1');
+like($runner->{stderr}, qr/canceling statement due to user request/, 'in a worker: the caller sees the cancel');
+$runner->quit;
+$node->poll_query_until('postgres',
+	"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'microbatch worker'")
+	or die 'the worker was left behind';
+is($node->safe_psql('postgres', $last_run), 'cancelled|canceling statement due to user request|3',
+	'in a worker: the run is recorded cancelled at once');
+is($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.runs WHERE status = 'running'"), '0',
+	'no run is left running');
+
+# a run whose process dies while it waits (terminated) is settled by the
+# next, which puts its horizon back too
+$runner = $node->background_psql('postgres', on_error_stop => 0);
+$pid = $runner->query_safe('SELECT pg_backend_pid()');
+$runner->query_until(qr/started/,
+	"\\echo started\nSET microbatch.progress = off;\nCALL mb_backfill('hz_daily', '2024-01-02', '2024-01-03');\n");
+$node->poll_query_until('postgres', "$waiting$pid") or die 'the backfill never waited for the writer';
+$node->safe_psql('postgres', "SELECT pg_terminate_backend($pid)");
+$node->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE pid = $pid")
+	or die 'the terminated backfill did not end';
+eval { $runner->quit };
+
+# the next run over the same window waits for the writer again, and reads its row
+$runner = $node->background_psql('postgres', on_error_stop => 0);
+$pid = $runner->query_safe('SELECT pg_backend_pid()');
+$runner->query_until(qr/started/,
+	"\\echo started\nSET microbatch.progress = off;\nCALL mb_backfill('hz_daily', '2024-01-02', '2024-01-03');\n");
+$node->poll_query_until('postgres',
+	"SELECT ($waiting$pid) OR (SELECT state = 'idle' AND query LIKE 'CALL%' FROM pg_stat_activity WHERE pid = $pid)")
+	or die 'the next run neither waited nor finished';
+is($node->safe_psql('postgres', "$waiting$pid"), 't', 'the next run waits for the writer again');
+$writer->query_safe('COMMIT');
+$writer->quit;
+$runner->query_safe('SELECT 1');
+$runner->quit;
+is($node->safe_psql('postgres', $last_run), 'succeeded||0', 'that run succeeded');
+is($node->safe_psql('postgres', "SELECT count(*) FROM microbatch.runs WHERE status = 'running'"), '0',
+	'and settled the terminated one');
+$node->safe_psql('postgres', "SET microbatch.progress = off; SELECT * FROM mb_run('hz_daily')");
+is($node->safe_psql('postgres', q{
+SELECT count(*) FROM hz_daily d
+  FULL JOIN (SELECT date_trunc('day', at) AS day, sum(v) AS n FROM hz GROUP BY 1) e ON e.day = d.day
+ WHERE d.n IS DISTINCT FROM e.n}), '0', 'the target equals a recomputation, the writer\'s row included');
+
 $node->stop;
 done_testing();
