@@ -244,7 +244,7 @@ GridCanonicalZone(const char *time_zone)
 				 errmsg("time zone \"%s\" not recognized", time_zone),
 				 errhint("Use a name from pg_timezone_names, such as 'UTC' or 'Europe/Berlin'.")));
 	/* timestamptz input reads offsets of up to 15 hours: none beyond */
-	if (pg_get_timezone_offset(tz, &offset) && Abs(offset) > 15 * SECS_PER_HOUR)
+	if (pg_get_timezone_offset(tz, &offset) && labs(offset) > 15 * SECS_PER_HOUR)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("time zone \"%s\" is more than 15 hours away from UTC", time_zone),
