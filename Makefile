@@ -30,6 +30,7 @@ OBJS = \
 	src/citus.o \
 	src/track.o \
 	src/track_query.o \
+	src/track_partition.o \
 	src/deps.o \
 	src/reads.o \
 	src/guard.o \
@@ -42,9 +43,9 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh targets tracking dependencies graph coalesce hardening revalidate
+REGRESS = windows register run failure security checks refresh targets tracking tracking_partitions running_total dependencies graph coalesce hardening revalidate
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
-ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon retype_mid_run
+ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon track_long_writer track_attach_vs_window retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

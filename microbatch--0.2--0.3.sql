@@ -205,6 +205,41 @@ COMMENT ON FUNCTION microbatch.needs_mark(regclass, anyelement)
 	IS 'whether a change to a tracked source at this event time needs a stale mark';
 GRANT EXECUTE ON FUNCTION microbatch.needs_mark(regclass, anyelement) TO PUBLIC;
 
+-- Partition maintenance on tracked sources (issue 18, track_partition.c): a
+-- TRUNCATE, DROP, DETACH or ATTACH of a partition marks the processed windows
+-- of the rows it removed or added.  PostgreSQL clones no statement trigger
+-- to partitions: every leaf partition under a tracked source gets this
+-- BEFORE TRUNCATE trigger, and the event triggers below see the rest.
+CREATE FUNCTION microbatch.track_partition_truncate()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'microbatch_track_partition_truncate'
+LANGUAGE C;
+COMMENT ON FUNCTION microbatch.track_partition_truncate()
+	IS 'trigger of the partitions of tracked sources: marks the processed windows of a truncated partition stale';
+
+-- before DROP TABLE, DROP SCHEMA or DROP OWNED takes a partition of a tracked
+-- source, and before DETACH PARTITION removes its bounds
+CREATE FUNCTION microbatch.on_partition_ddl_start()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'microbatch_on_partition_ddl_start'
+LANGUAGE C;
+COMMENT ON FUNCTION microbatch.on_partition_ddl_start()
+	IS 'marks the processed windows of partitions of tracked sources about to be dropped; notes those about to be detached';
+CREATE EVENT TRIGGER microbatch_partitions_before ON ddl_command_start
+	WHEN TAG IN ('ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+	EXECUTE FUNCTION microbatch.on_partition_ddl_start();
+
+-- after CREATE TABLE ... PARTITION OF, ATTACH PARTITION and DETACH PARTITION
+CREATE FUNCTION microbatch.on_partition_ddl_end()
+RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'microbatch_on_partition_ddl_end'
+LANGUAGE C;
+COMMENT ON FUNCTION microbatch.on_partition_ddl_end()
+	IS 'marks the processed windows of partitions attached to or detached from tracked sources; keeps the TRUNCATE trigger on their leaves';
+CREATE EVENT TRIGGER microbatch_partitions_after ON ddl_command_end
+	WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'CREATE SCHEMA')
+	EXECUTE FUNCTION microbatch.on_partition_ddl_end();
+
 CREATE FUNCTION mb_track(name text, source regclass, event_time text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'microbatch_track'

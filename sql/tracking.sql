@@ -91,7 +91,7 @@ SELECT count(*) AS stale_windows FROM mb_plan('clicks_daily') WHERE reason = 'st
 SELECT windows, rows_deleted, rows_inserted FROM mb_run('clicks_daily');
 SELECT count(*) AS rows_left FROM clicks_daily;
 
--- track => true does not track a view it reads, and says so
+-- track => true tracks the table under a view it reads, by the column the view shows
 CREATE VIEW clicks_view AS SELECT * FROM clicks;
 CREATE TABLE clicks_by_view (day timestamptz, n bigint);
 SELECT mb_register('clicks_by_view', 'clicks_by_view', 'day',

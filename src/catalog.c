@@ -1217,6 +1217,27 @@ CatalogMarkAllProcessedStale(int64 pipeline_id)
 }
 
 /*
+ * CatalogMarkProcessedStale marks stale every window of a pipeline that has
+ * a state row and starts in [from, to): rows of a partition that was
+ * truncated, dropped, detached or attached fell into them.
+ */
+void
+CatalogMarkProcessedStale(int64 pipeline_id, TimestampTz from, TimestampTz to)
+{
+	CatalogSession session;
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		values[3] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(from),
+	TimestampTzGetDatum(to)};
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("INSERT INTO microbatch.stale (pipeline_id, window_start) "
+					   "SELECT pipeline_id, window_start FROM microbatch.windows "
+					   "WHERE pipeline_id = $1 AND window_start >= $2 AND window_start < $3",
+					   3, types, values, NULL, SPI_OK_INSERT);
+	CatalogEnd(&session);
+}
+
+/*
  * CatalogConsumeStaleMarks deletes the marks of the windows starting in
  * [from, to): those this statement's snapshot sees.  Marks committed later
  * stay (track.c explains why this loses nothing).
@@ -1376,7 +1397,7 @@ CatalogReadTrackers(MemoryContext context)
 	CatalogBegin(&session);
 	plan = SPI_prepare("SELECT s.pipeline_id, s.source::pg_catalog.oid, s.event_time, "
 					   "       p.batch_size, p.time_zone, p.target::pg_catalog.oid, p.event_time, "
-					   "       s.horizon "
+					   "       s.horizon, p.begin_at "
 					   "FROM microbatch.sources s JOIN microbatch.pipelines p ON p.id = s.pipeline_id",
 					   0, NULL);
 	if (plan == NULL)
@@ -1403,6 +1424,7 @@ CatalogReadTrackers(MemoryContext context)
 		tracker->target = DatumGetObjectId(GetDatum(tuple, desc, 6, &isnull));
 		tracker->target_event_time = GetText(tuple, desc, 7);
 		tracker->horizon = DatumGetTimestampTz(GetDatum(tuple, desc, 8, &isnull));
+		tracker->begin_at = DatumGetTimestampTz(GetDatum(tuple, desc, 9, &isnull));
 		trackers = lappend(trackers, tracker);
 	}
 	MemoryContextSwitchTo(spi_context);
@@ -1445,19 +1467,25 @@ CatalogSourceHorizons(int64 pipeline_id, MemoryContext context)
 	return sources;
 }
 
-/* CatalogSetHorizon moves the horizon of every source a pipeline tracks. */
-void
+/*
+ * CatalogSetHorizon moves the horizon of every source a pipeline tracks,
+ * and tells whether any moved.
+ */
+bool
 CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon)
 {
 	CatalogSession session;
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		values[2] = {Int64GetDatum(pipeline_id), TimestampTzGetDatum(horizon)};
+	bool		moved;
 
 	CatalogBegin(&session);
 	CatalogExecuteOnce("UPDATE microbatch.sources SET horizon = $2 "
 					   "WHERE pipeline_id = $1 AND horizon <> $2",
 					   2, types, values, NULL, SPI_OK_UPDATE);
+	moved = SPI_processed > 0;
 	CatalogEnd(&session);
+	return moved;
 }
 
 /*

@@ -59,6 +59,7 @@ typedef struct CatalogTracker
 	Oid			target;
 	char	   *target_event_time;
 	TimestampTz horizon;		/* changes before it are captured (horizon.c) */
+	TimestampTz begin_at;		/* of the pipeline */
 } CatalogTracker;
 
 /* a pipeline in the dependency graph (deps.c) */
@@ -137,6 +138,7 @@ extern void CatalogSetRunError(int64 run_id, const char *error);
 extern bool CatalogHasTracking(void);
 extern void CatalogInsertStaleMarks(int count, int64 *pipeline_ids, TimestampTz *starts);
 extern void CatalogMarkAllProcessedStale(int64 pipeline_id);
+extern void CatalogMarkProcessedStale(int64 pipeline_id, TimestampTz from, TimestampTz to);
 extern void CatalogConsumeStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to);
 extern void CatalogPruneStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to);
 extern List *CatalogStaleWindows(int64 pipeline_id, TimestampTz from, TimestampTz to,
@@ -147,7 +149,7 @@ extern bool CatalogDeleteSource(int64 pipeline_id, Oid source);
 extern void CatalogDeleteSourcesOfDroppedTables(void);
 extern List *CatalogReadTrackers(MemoryContext context);
 extern List *CatalogSourceHorizons(int64 pipeline_id, MemoryContext context);
-extern void CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon);
+extern bool CatalogSetHorizon(int64 pipeline_id, TimestampTz horizon);
 extern bool CatalogProcessedInFull(int64 pipeline_id, TimestampTz *end);
 extern void CatalogSetReads(int64 pipeline_id, List *relids);
 extern List *CatalogReadGraph(MemoryContext context);

@@ -23,15 +23,27 @@
  * transaction that holds a write lock on a raised source or on a partition
  * of it to end (HorizonWaitForWriters):
  *
+ * - Every backend caches the horizons with the trackers (track.c), for as
+ *	 long as no relcache invalidation of microbatch.sources arrives; an
+ *	 UPDATE of its rows sends none.  So a raise sends one itself
+ *	 (TrackSignalChanged), with the set-up's commit, to every backend of
+ *	 the database: those that wrote to the source before, a pooled
+ *	 connection that keeps writing, included.
  * - A writer takes its RowExclusiveLock before it writes and keeps it to
- *	 its end.  Taking it the first time in a transaction processes pending
- *	 invalidations, and the raise sent one for microbatch.sources, so a
- *	 writer that locks the source after the raise committed reads the new
- *	 horizon.  It reads it with the latest snapshot, not its transaction's
- *	 (CatalogReadTrackers), and captures every change before it.
- * - A writer that locked the source before the raise committed may use the
- *	 old horizon.  The set-up waits for it, so its rows are committed (or
- *	 gone) before any window takes its snapshot: the window reads them.
+ *	 its end.  Starting a transaction, and taking a lock the transaction
+ *	 did not hold yet, process every pending invalidation, so a writer that
+ *	 locks the source once the invalidation is sent drops its cache and
+ *	 reads the new horizon before its first row.  It reads it with the
+ *	 latest snapshot, not its transaction's (CatalogReadTrackers), and
+ *	 captures every change before it.  What it caches for one statement
+ *	 (needs_mark's, the capture index's) lives in that statement's
+ *	 executor state, under a lock held to the transaction's end.
+ * - A writer that locked the source before the invalidation was sent (the
+ *	 set-up's commit sends it just after the commit is visible) may use the
+ *	 old horizon for as long as it holds the lock.  The set-up waits for
+ *	 it, since it looks for the lock holders only after its commit: the
+ *	 writer's rows are committed (or gone) before any window takes its
+ *	 snapshot, and the window reads them.
  *
  * A run that ends during that wait (cancelled, or failing) puts the
  * horizons back (HorizonWithdraw), so that the next run waits again; one
@@ -77,6 +89,7 @@
 #include "catalog.h"
 #include "compat.h"
 #include "horizon.h"
+#include "track.h"
 
 /* the lock modes that writing to a table takes, or that come with them */
 #define WRITE_LOCKS (LOCKBIT_ON(RowExclusiveLock) | LOCKBIT_ON(ShareRowExclusiveLock) | \
@@ -141,7 +154,8 @@ HorizonAdvance(Pipeline *pipeline, PlannedWindow *windows, int nwindows,
 			MemoryContextSwitchTo(old);
 		}
 	}
-	CatalogSetHorizon(pipeline->id, horizon);
+	if (CatalogSetHorizon(pipeline->id, horizon))
+		TrackSignalChanged();
 	return raised;
 }
 
@@ -252,6 +266,7 @@ HorizonLockForWindow(Pipeline *pipeline, PlannedWindow *window)
 	/* never below a window processed in full before */
 	if (CatalogProcessedInFull(pipeline->id, &processed))
 		horizon = Max(horizon, processed);
-	CatalogSetHorizon(pipeline->id, horizon);
+	if (CatalogSetHorizon(pipeline->id, horizon))
+		TrackSignalChanged();
 	return IsolationUsesXactSnapshot();
 }

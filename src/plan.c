@@ -23,6 +23,12 @@
  * have a row.  Runs move contiguous_until forward, so a pipeline with a
  * million recorded windows plans as fast as a new one.
  *
+ * A pipeline that reads its own target (a running total, deps.c) reads in
+ * each window what the windows before it wrote: once a window is planned
+ * again because it failed, is stale or was missing, every later window
+ * with a state row is planned again too (stale), in the same run and in
+ * order, so that a late row in an early window reaches every later total.
+ *
  * A backfill plan is every window overlapping the range; a retry plan is
  * the failed windows only.
  *
@@ -77,6 +83,7 @@ static void PlanPending(PlanBuilder *builder, bool failed_only);
 static void PlanLookback(PlanBuilder *builder, TimestampTz high_water);
 static void PlanStale(PlanBuilder *builder);
 static void PlanBackfill(PlanBuilder *builder, TimestampTz from, TimestampTz to);
+static void PlanLaterWindows(PlanBuilder *builder);
 
 PG_FUNCTION_INFO_V1(microbatch_plan);
 PG_FUNCTION_INFO_V1(microbatch_missing_windows);
@@ -231,6 +238,51 @@ PlanStale(PlanBuilder *builder)
 		AddWindow(builder, ((WindowState *) lfirst(lc))->start, REASON_STALE);
 }
 
+/*
+ * PlanLaterWindows adds, when the pipeline reads its own target, every
+ * window with a state row after the earliest window planned again because
+ * it failed, is stale or was missing: those read what it wrote (see the top
+ * of the file).  Lookback, partial and new windows are the latest ones
+ * anyway.  The rows are read in chunks, and no more than a plan can hold.
+ */
+static void
+PlanLaterWindows(PlanBuilder *builder)
+{
+	Pipeline   *pipeline = builder->pipeline;
+	TimestampTz earliest = DT_NOEND;
+	TimestampTz from;
+	int			added = 0;
+	ListCell   *lc;
+
+	foreach(lc, builder->windows)
+	{
+		PlannedWindow *window = lfirst(lc);
+
+		if (window->reason == REASON_FAILED || window->reason == REASON_STALE ||
+			window->reason == REASON_MISSING)
+			earliest = Min(earliest, window->start);
+	}
+	if (earliest == DT_NOEND || !DepsReadsOwnTarget(pipeline))
+		return;
+	from = GridNext(&pipeline->grid, earliest);
+	while (from < builder->limit && added <= builder->max_windows)
+	{
+		List	   *rows = CatalogRecordedStarts(pipeline->id, from, builder->limit,
+												 RECORDED_CHUNK);
+
+		foreach(lc, rows)
+		{
+			CHECK_FOR_INTERRUPTS();
+			AddWindow(builder, ((WindowState *) lfirst(lc))->start, REASON_STALE);
+			added++;
+		}
+		if (list_length(rows) < RECORDED_CHUNK)
+			break;
+		from = GridNext(&pipeline->grid, ((WindowState *) llast(rows))->start);
+		list_free_deep(rows);
+	}
+}
+
 /* PlanLookback adds the lookback windows just before the high-water mark. */
 static void
 PlanLookback(PlanBuilder *builder, TimestampTz high_water)
@@ -311,6 +363,7 @@ PlanRun(Pipeline *pipeline, RunKind kind, TimestampTz from, TimestampTz to)
 		PlanGaps(&builder, has_high_water, high_water, plan);
 		if (has_high_water)
 			PlanLookback(&builder, high_water);
+		PlanLaterWindows(&builder);
 	}
 
 	list_sort(builder.windows, ComparePlannedWindows);

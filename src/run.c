@@ -103,7 +103,7 @@ RunInSession(Pipeline *pipeline, RunPlan *plan, RunSummary *summary)
 	raised = RunSetup(pipeline, plan, summary->run_id, MyProcPid, CurrentMemoryContext);
 	MicrobatchCommit();
 	/* from here, a session that exits records the run as cancelled */
-	RunSessionBegin(summary->run_id);
+	RunSessionBegin(pipeline, summary->run_id);
 	RESUME_INTERRUPTS();
 	/* a cancel during the wait ends the run, recorded: commit that, then fail */
 	error = RunWaitForWriters(pipeline, raised, summary->run_id, plan->nwindows);

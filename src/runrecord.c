@@ -53,8 +53,10 @@ RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leader_pid,
 	return HorizonAdvance(pipeline, plan->windows, plan->nwindows, context);
 }
 
-/* the run this session drives itself, if any */
+/* the run this session drives itself, if any, and its pipeline */
 static int64 session_run_id = 0;
+static int64 session_pipeline_id = 0;
+static TimestampTz session_begin_at = 0;
 static bool exit_callback_registered = false;
 
 static void CancelSessionRunOnExit(int code, Datum arg);
@@ -65,7 +67,7 @@ static void CancelSessionRunOnExit(int code, Datum arg);
  * as cancelled.
  */
 void
-RunSessionBegin(int64 run_id)
+RunSessionBegin(Pipeline *pipeline, int64 run_id)
 {
 	if (!exit_callback_registered)
 	{
@@ -73,6 +75,8 @@ RunSessionBegin(int64 run_id)
 		exit_callback_registered = true;
 	}
 	session_run_id = run_id;
+	session_pipeline_id = pipeline->id;
+	session_begin_at = pipeline->begin_at;
 }
 
 /* RunSessionEnd notes that the session's run has ended or was recorded. */
@@ -84,21 +88,29 @@ RunSessionEnd(void)
 
 /*
  * CancelSessionRunOnExit records the run this session was driving as
- * cancelled when the session exits in the middle of it.  The session's
- * own transaction (the window in flight) is rolled back first.
+ * cancelled when the session exits in the middle of it, and puts its
+ * tracking horizons back (HorizonWithdraw): it may have left while it
+ * waited for writers of a raised source, and the next run must wait for
+ * them again.  The session's own transaction (the window in flight) is
+ * rolled back first.
  */
 static void
 CancelSessionRunOnExit(int code, Datum arg)
 {
 	int64		run_id = session_run_id;
+	Pipeline	pipeline;
 
 	if (run_id == 0)
 		return;
 	session_run_id = 0;
+	memset(&pipeline, 0, sizeof(pipeline));
+	pipeline.id = session_pipeline_id;
+	pipeline.begin_at = session_begin_at;
 	AbortOutOfAnyTransaction();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	CatalogCancelAbandonedRun(run_id);
+	HorizonWithdraw(&pipeline);
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 }

@@ -16,7 +16,7 @@ extern List *RunSetup(Pipeline *pipeline, RunPlan *plan, int64 run_id, int leade
 extern ErrorData *RunWaitForWriters(Pipeline *pipeline, List *raised, int64 run_id,
 									 int nwindows);
 extern void RunFinish(RunSummary *summary, int64 run_id);
-extern void RunSessionBegin(int64 run_id);
+extern void RunSessionBegin(Pipeline *pipeline, int64 run_id);
 extern void RunSessionEnd(void);
 
 #endif							/* MICROBATCH_RUNRECORD_H */

@@ -16,7 +16,10 @@
  * AFTER DELETE row triggers that call microbatch.track_changes(); and an
  * AFTER TRUNCATE statement trigger.  On a partitioned table PostgreSQL
  * puts the index and the row triggers on every partition, so a write
- * straight into a partition is seen too.
+ * straight into a partition is seen too; statement triggers it does not
+ * clone, so every leaf partition under a tracked source gets a BEFORE
+ * TRUNCATE trigger of its own (TrackSyncPartitionTriggers), which with the
+ * rest of partition maintenance is track_partition.c's.
  *
  * Only changes before the horizon, the end of the last window processed in
  * full (horizon.c), are captured: the index compares each inserted row's
@@ -89,9 +92,10 @@
  * go.  Only a pipeline that tracks something consumes marks, so the windows
  * of the others pay no statement for it.
  *
- * The trackers of every relation are cached per backend and reloaded when
- * microbatch.sources changes: mb_track, mb_untrack, mb_drop and the drop of
- * a source send a relcache invalidation for microbatch.sources.
+ * The trackers of every relation are cached per backend, horizons
+ * included, and reloaded when microbatch.sources changes: mb_track,
+ * mb_untrack, mb_drop, the drop of a source and every move of a horizon
+ * (horizon.c) send a relcache invalidation for microbatch.sources.
  *
  *-------------------------------------------------------------------------
  */
@@ -107,9 +111,9 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
-#include "catalog/pg_inherits.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
@@ -138,6 +142,7 @@
 
 #define TRIGGER_NAME "microbatch_track"
 #define TRUNCATE_TRIGGER_NAME "microbatch_track_truncate"
+#define PARTITION_TRIGGER_NAME "microbatch_track_partition"
 
 /* a pipeline that tracks some relation, with its grid */
 typedef struct Tracker
@@ -211,7 +216,8 @@ static void DropObjects(Oid classid, List *oids);
 static bool IsCaptureIndex(Oid index, Oid am);
 static void SyncTriggers(Oid source, List *columns_before);
 static void DropTriggers(Oid source);
-static void SignalTrackersChanged(void);
+static Oid	PartitionFunctionOid(void);
+static List *PartitionTriggers(Oid relid, Oid function);
 
 /* RegisterCallbacks sets up the cache invalidation and commit hooks once. */
 static void
@@ -346,9 +352,13 @@ RelationTrackers(Relation relation)
 	return tracked;
 }
 
-/* EventInstant reads an event time of any supported type as an instant. */
-static bool
-EventInstant(Datum value, Oid type, Grid *grid, TimestampTz *instant)
+/*
+ * TrackEventInstant reads an event time of any supported type as an
+ * instant: timestamp and date as local times of the grid's zone.  False for
+ * an infinite or out-of-range value.
+ */
+bool
+TrackEventInstant(Datum value, Oid type, Grid *grid, TimestampTz *instant)
 {
 	Timestamp	local;
 	struct pg_tm tm;
@@ -484,7 +494,7 @@ CollectValue(TrackedRelation *tracked, int i, Datum value, bool isnull)
 	TimestampTz start;
 	TimestampTz end;
 
-	if (isnull || !EventInstant(value, rt->type, &tracker->grid, &instant) ||
+	if (isnull || !TrackEventInstant(value, rt->type, &tracker->grid, &instant) ||
 		instant >= tracker->row.horizon)
 		return;
 	if (changes != NULL && KnownWindow(&changes[rt->tracker], instant))
@@ -1076,14 +1086,15 @@ SyncTriggers(Oid source, List *columns_before)
 }
 
 /*
- * DropTriggers removes microbatch's tracking triggers from a relation, or
- * from every relation when source is InvalidOid: only triggers that call
- * microbatch.track_changes(), whatever their names.
+ * DropTriggers removes microbatch's tracking triggers from a relation: only
+ * triggers that call microbatch.track_changes(), whatever their names.  With
+ * InvalidOid, from every relation, and the partition triggers too.
  */
 static void
 DropTriggers(Oid source)
 {
 	Oid			function = TrackFunctionOid();
+	Oid			partition_function = OidIsValid(source) ? InvalidOid : PartitionFunctionOid();
 	Relation	pg_trigger = table_open(TriggerRelationId, AccessShareLock);
 	ScanKeyData key;
 	SysScanDesc scan;
@@ -1098,7 +1109,9 @@ DropTriggers(Oid source)
 	{
 		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(tuple);
 
-		if (form->tgfoid == function && !form->tgisinternal && !OidIsValid(form->tgparentid))
+		if ((form->tgfoid == function ||
+			 (OidIsValid(partition_function) && form->tgfoid == partition_function)) &&
+			!form->tgisinternal && !OidIsValid(form->tgparentid))
 			doomed = lappend_oid(doomed, form->oid);
 	}
 	systable_endscan(scan);
@@ -1183,11 +1196,125 @@ IsCaptureIndex(Oid index, Oid am)
 }
 
 /*
- * SignalTrackersChanged tells every backend (this one too) to reload its
- * trackers at its next transaction or lock.
+ * PartitionFunctionOid returns the oid of
+ * microbatch.track_partition_truncate(), or InvalidOid when the installed
+ * catalog has none.
  */
-static void
-SignalTrackersChanged(void)
+static Oid
+PartitionFunctionOid(void)
+{
+	return LookupFuncName(list_make2(makeString("microbatch"),
+									 makeString("track_partition_truncate")), 0, NULL, true);
+}
+
+/*
+ * PartitionTriggers lists the triggers of a relation that call function,
+ * whatever their names.
+ */
+static List *
+PartitionTriggers(Oid relid, Oid function)
+{
+	Relation	pg_trigger = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	List	   *found = NIL;
+
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(pg_trigger, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		if (((Form_pg_trigger) GETSTRUCT(tuple))->tgfoid == function)
+			found = lappend_oid(found, ((Form_pg_trigger) GETSTRUCT(tuple))->oid);
+	systable_endscan(scan);
+	table_close(pg_trigger, AccessShareLock);
+	return found;
+}
+
+/*
+ * TrackSyncPartitionTriggers makes every leaf partition in the tree of relid
+ * (relid included) carry the BEFORE TRUNCATE trigger of track_partition.c
+ * exactly when one of its ancestors is a tracked source: called when a
+ * source starts or stops being tracked, and for partitions that are
+ * created, attached or detached.  Created as the owner of the partition.
+ * Foreign tables have no TRUNCATE triggers to carry.
+ */
+void
+TrackSyncPartitionTriggers(Oid relid)
+{
+	Oid			function;
+	List	   *sources = NIL;
+	ListCell   *lc;
+
+	if (!CatalogHasTracking() || !OidIsValid(function = PartitionFunctionOid()))
+		return;
+	foreach(lc, CatalogReadTrackers(CurrentMemoryContext))
+		sources = list_append_unique_oid(sources, ((CatalogTracker *) lfirst(lc))->source);
+
+	foreach(lc, find_all_inheritors(relid, NoLock, NULL))
+	{
+		Oid			leaf = lfirst_oid(lc);
+		List	   *have;
+		bool		want = false;
+
+		if (get_rel_relkind(leaf) != RELKIND_RELATION)
+			continue;
+		if (get_rel_relispartition(leaf))
+		{
+			ListCell   *a;
+
+			foreach(a, get_partition_ancestors(leaf))
+				want = want || list_member_oid(sources, lfirst_oid(a));
+		}
+		have = PartitionTriggers(leaf, function);
+		if (want && have == NIL)
+		{
+			char	   *sql = psprintf("CREATE TRIGGER " PARTITION_TRIGGER_NAME
+									   " BEFORE TRUNCATE ON %s FOR EACH STATEMENT"
+									   " EXECUTE FUNCTION microbatch.track_partition_truncate()",
+									   quote_qualified_identifier(get_namespace_name(get_rel_namespace(leaf)),
+																  get_rel_name(leaf)));
+			Sandbox		sandbox;
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			SandboxEnterTrusted(&sandbox, RelationOwner(leaf));
+			if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "CREATE TRIGGER failed on \"%s\"", get_rel_name(leaf));
+			SandboxLeave(&sandbox);
+			if (SPI_finish() != SPI_OK_FINISH)
+				elog(ERROR, "SPI_finish failed");
+		}
+		else if (!want && have != NIL)
+			DropObjects(TriggerRelationId, have);
+	}
+}
+
+/*
+ * TrackDropDetached removes from a table just detached from a tracked
+ * source what it kept of the source's tracking (a capture index, row
+ * triggers of older PostgreSQL versions) and its partition triggers,
+ * unless it is a tracked source itself.
+ */
+void
+TrackDropDetached(Oid relid)
+{
+	ListCell   *lc;
+
+	TrackSyncPartitionTriggers(relid);
+	foreach(lc, CatalogReadTrackers(CurrentMemoryContext))
+		if (((CatalogTracker *) lfirst(lc))->source == relid)
+			return;
+	DropTriggers(relid);
+}
+
+/*
+ * TrackSignalChanged tells every backend (this one too) to reload its
+ * trackers, horizons included, at its next transaction or lock: the relcache
+ * invalidation of microbatch.sources is sent when this transaction commits.
+ */
+void
+TrackSignalChanged(void)
 {
 	Oid			sources = get_relname_relid("sources", get_namespace_oid("microbatch", false));
 
@@ -1240,7 +1367,8 @@ TrackSource(Pipeline *pipeline, Oid source, const char *event_time)
 	columns_before = SourceColumns(source);
 	CatalogInsertSource(pipeline->id, source, event_time);
 	SyncTriggers(source, columns_before);
-	SignalTrackersChanged();
+	TrackSyncPartitionTriggers(source);
+	TrackSignalChanged();
 }
 
 /*
@@ -1278,7 +1406,10 @@ Forget(Pipeline *pipeline, Oid source, bool every)
 	forboth(lc, sources, before, columns_before)
 	{
 		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(lfirst_oid(lc))))
+		{
 			SyncTriggers(lfirst_oid(lc), lfirst(before));
+			TrackSyncPartitionTriggers(lfirst_oid(lc));
+		}
 	}
 	trackers_left = CatalogReadTrackers(CurrentMemoryContext);
 	foreach(lc, trackers_left)
@@ -1286,7 +1417,7 @@ Forget(Pipeline *pipeline, Oid source, bool every)
 			pipeline_tracks = true;
 	if (!pipeline_tracks)
 		CatalogConsumeStaleMarks(pipeline->id, DT_NOBEGIN, DT_NOEND);
-	SignalTrackersChanged();
+	TrackSignalChanged();
 	return true;
 }
 
@@ -1331,7 +1462,7 @@ TrackSourcesDropped(void)
 	if (!CatalogHasTracking())
 		return;
 	CatalogDeleteSourcesOfDroppedTables();
-	SignalTrackersChanged();
+	TrackSignalChanged();
 }
 
 /*

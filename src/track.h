@@ -23,6 +23,10 @@ extern void TrackReplaceBegin(Pipeline *pipeline);
 extern void TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackPrune(Pipeline *pipeline);
+extern void TrackSignalChanged(void);
+extern void TrackSyncPartitionTriggers(Oid relid);
+extern void TrackDropDetached(Oid relid);
+extern bool TrackEventInstant(Datum value, Oid type, Grid *grid, TimestampTz *instant);
 extern void TrackInsertedRow(Relation heap, Relation index, Datum *values, bool *isnull,
 							 void **cache, MemoryContext context);
 

@@ -11,13 +11,24 @@
  * and a notice names it.  The pipeline's own target is never tracked by its
  * own pipeline: its replacement of a window would mark that window again.
  *
+ * A filter on a column of a view tracks the table column the view shows
+ * unchanged (ViewColumnSource), through views over views: a change to a
+ * row of that table at event time t changes only what the view shows at t.
+ * Views that make a row's presence depend on other rows (LIMIT, DISTINCT
+ * ON, window functions, set operations) and computed columns are not
+ * looked through: the notice names them, and mb_track tracks by hand.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "catalog/pg_class.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
+#include "rewrite/rewriteHandler.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 
 #include "track.h"
 
@@ -123,6 +134,58 @@ FindComparisons(Node *node, FilterSearch *search)
 	return expression_tree_walker(node, FindComparisons, (void *) search);
 }
 
+/*
+ * ViewColumnSource follows column *attnum of view *relid down to the table
+ * column it shows unchanged, through views over views and their joins, and
+ * leaves that table and column in *relid and *attnum.  It returns false
+ * when the column is computed, or when the view's rows depend on other rows
+ * (see the file header).  A table is left as it is.
+ */
+static bool
+ViewColumnSource(Oid *relid, AttrNumber *attnum)
+{
+	int			depth;
+
+	for (depth = 0; get_rel_relkind(*relid) == RELKIND_VIEW; depth++)
+	{
+		Relation	view;
+		Query	   *query;
+		TargetEntry *entry;
+		Node	   *expr;
+
+		if (depth > 32)
+			return false;
+		view = relation_open(*relid, AccessShareLock);
+		query = copyObject(get_view_query(view));
+		relation_close(view, AccessShareLock);
+		if (query->limitCount != NULL || query->limitOffset != NULL || query->hasDistinctOn ||
+			query->hasWindowFuncs || query->hasTargetSRFs || query->setOperations != NULL)
+			return false;
+		entry = get_tle_by_resno(query->targetList, *attnum);
+		expr = entry ? StripCasts((Node *) entry->expr) : NULL;
+		for (;;)
+		{
+			Var		   *var = (Var *) expr;
+			RangeTblEntry *rte;
+
+			if (expr == NULL || !IsA(expr, Var) || var->varlevelsup != 0 || var->varattno <= 0)
+				return false;
+			rte = rt_fetch(var->varno, query->rtable);
+			if (rte->rtekind == RTE_JOIN)
+			{
+				expr = StripCasts(list_nth(rte->joinaliasvars, var->varattno - 1));
+				continue;
+			}
+			if (rte->rtekind != RTE_RELATION)
+				return false;
+			*relid = rte->relid;
+			*attnum = var->varattno;
+			break;
+		}
+	}
+	return true;
+}
+
 /* the relations a query filters by $1/$2, and those it does not */
 typedef struct TrackSearch
 {
@@ -153,21 +216,29 @@ FindTrackable(Node *node, TrackSearch *found)
 			RangeTblEntry *rte = lfirst(lc);
 			ListCell   *f;
 			char	   *column = NULL;
+			Oid			relid;
 
 			rtindex++;
 			if (rte->rtekind != RTE_RELATION)
 				continue;
+			relid = rte->relid;
 			foreach(f, search.filters)
 			{
 				RangeFilter *filter = lfirst(f);
+				Oid			table = rte->relid;
+				AttrNumber	attnum = filter->attnum;
 
+				/* a view's column: the table column under it, if any */
 				if (filter->rtindex == rtindex && filter->lower && filter->upper &&
-					filter->attnum > 0 && column == NULL)
-					column = get_attname(rte->relid, filter->attnum, false);
+					attnum > 0 && column == NULL && ViewColumnSource(&table, &attnum))
+				{
+					relid = table;
+					column = get_attname(relid, attnum, false);
+				}
 			}
-			if (column != NULL && !list_member_oid(found->tracked, rte->relid))
+			if (column != NULL && !list_member_oid(found->tracked, relid))
 			{
-				found->tracked = lappend_oid(found->tracked, rte->relid);
+				found->tracked = lappend_oid(found->tracked, relid);
 				found->columns = lappend(found->columns, column);
 			}
 			else if (column == NULL)

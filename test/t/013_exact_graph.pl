@@ -84,7 +84,7 @@ INSERT INTO events_late SELECT '2024-03-01'::timestamptz + i * interval '1 hour'
 $node->safe_psql('postgres', q{
 DELETE FROM events_late;
 ALTER TABLE events DETACH PARTITION events_jan;
-INSERT INTO events_jan VALUES ('2024-01-15 12:00', 77), ('2024-01-31 23:59', 3);
+INSERT INTO events_jan VALUES ('2024-01-05 12:00', 77), ('2024-01-10 23:59', 3);
 ALTER TABLE events ATTACH PARTITION events_jan FOR VALUES FROM ('2024-01-01') TO ('2024-02-01');
 });
 $writer->query_safe("DELETE FROM events WHERE at = '2024-01-01 00:10' AND v = 2");
