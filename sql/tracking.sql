@@ -369,3 +369,22 @@ SELECT p.name, s.window_start FROM microbatch.stale s JOIN microbatch.pipelines 
  GROUP BY 1, 2 ORDER BY 1, 2;
 SELECT mb_drop(name) FROM microbatch.pipelines WHERE name IN ('ancient_daily', 'ancient_monthly', 'extremes_local', 'extremes_weekly');
 DROP TABLE ancient, ancient_daily, ancient_monthly, extremes, extremes_local, extremes_weekly;
+
+-- the windows a source changed stay stale when the pipeline stops tracking
+-- it (mb_untrack, or the source dropped): the late row below was lost, its
+-- mark deleted with the tracking
+CREATE TABLE kept_src (t timestamptz, v int);
+CREATE TABLE kept_daily (t timestamptz, v bigint);
+INSERT INTO kept_src SELECT g, 1 FROM generate_series('2024-01-01'::timestamptz, '2024-01-03 23:00', '1 hour') g;
+SELECT mb_register('kept_daily', 'kept_daily', 't',
+       $$SELECT date_trunc('day', t) AS t, sum(v) AS v FROM kept_src WHERE t >= $1 AND t < $2 GROUP BY 1$$,
+       'day', '2024-01-01', end_at => '2024-01-04', lookback => 0, track => true) > 0 AS registered;
+SELECT windows FROM mb_run('kept_daily');
+INSERT INTO kept_src VALUES ('2024-01-02 12:00', 100);
+SELECT mb_untrack('kept_daily', 'kept_src');
+SELECT * FROM mb_plan('kept_daily');
+SELECT windows FROM mb_run('kept_daily');
+SELECT * FROM mb_plan('kept_daily');
+SELECT t, v FROM kept_daily ORDER BY t;
+SELECT mb_drop('kept_daily');
+DROP TABLE kept_src, kept_daily;

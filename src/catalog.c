@@ -1254,6 +1254,24 @@ CatalogConsumeStaleMarks(int64 pipeline_id, TimestampTz from, TimestampTz to)
 	CatalogEnd(&session);
 }
 
+/* CatalogHasStaleMarks tells whether a pipeline has any stale mark. */
+bool
+CatalogHasStaleMarks(int64 pipeline_id)
+{
+	CatalogSession session;
+	Oid			types[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(pipeline_id)};
+	bool		isnull;
+	bool		found;
+
+	CatalogBegin(&session);
+	CatalogExecuteOnce("SELECT EXISTS (SELECT FROM microbatch.stale WHERE pipeline_id = $1)",
+					   1, types, values, NULL, SPI_OK_SELECT);
+	found = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	CatalogEnd(&session);
+	return found;
+}
+
 /*
  * CatalogPruneStaleMarks deletes the marks of windows outside [from, to):
  * before begin_at or after end_at, where no run will consume them; and the

@@ -128,6 +128,7 @@ extern void CatalogInsertRun(int64 run_id, int64 pipeline_id, const char *kind,
 extern void CatalogCountRunWindows(int64 run_id, int succeeded, int failed,
 								   int64 rows_deleted, int64 rows_inserted);
 extern void CatalogCancelAbandonedRun(int64 run_id);
+extern bool CatalogHasStaleMarks(int64 pipeline_id);
 extern void CatalogFinishRun(int64 run_id, const char *status, int succeeded, int failed,
 							 int skipped, int64 rows_deleted, int64 rows_inserted);
 extern int64 CatalogPruneRuns(int64 pipeline_id, TimestampTz before);

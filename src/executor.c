@@ -170,6 +170,7 @@ WindowExecutorCreate(Pipeline *pipeline)
 	executor->insert_generic = executor->delete_generic && !pipeline->reads_partitioned;
 
 	executor->checks = ChecksLoad(pipeline);
+	pipeline->marks_left = TrackMarksLeft(pipeline);
 
 	executor->counted_at = GetCurrentTimestamp();
 	executor->window_context = AllocSetContextCreate(CurrentMemoryContext,

@@ -34,6 +34,7 @@ typedef struct Pipeline
 	TimestampTz contiguous_until;
 	TransactionId xmin;			/* of the catalog row: was it written by us? */
 	bool		allow_reset;	/* false: mb_reset and mb_backfill refuse it */
+	bool		marks_left;		/* stale marks from sources it no longer tracks */
 	bool		coalesce_windows;	/* run consecutive windows as one chunk */
 	bool		reads_partitioned;	/* the query reads a partitioned table
 									 * (known once it was analysed) */

@@ -909,14 +909,20 @@ TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end)
  * TrackConsume deletes the stale marks of the windows starting in
  * [start, end) of a pipeline that is replacing them: called after the
  * window's DELETE and before its INSERT (see the top of this file).  Only
- * a pipeline that tracks something can have marks (they go when it stops),
- * so the others pay no statement.
+ * a pipeline that tracks something, or that tracked something and still
+ * has marks from then (pipeline->marks_left, TrackMarksLeft), can have
+ * marks, so the others pay no statement.
  */
 void
 TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 {
 	int			i;
 
+	if (pipeline->marks_left)
+	{
+		CatalogConsumeStaleMarks(pipeline->id, start, end);
+		return;
+	}
 	if (!TrackersLoaded())
 		return;
 	for (i = 0; i < ntrackers; i++)
@@ -925,6 +931,27 @@ TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end)
 			CatalogConsumeStaleMarks(pipeline->id, start, end);
 			return;
 		}
+}
+
+/*
+ * TrackMarksLeft tells whether a pipeline that tracks nothing (any more)
+ * has stale marks: the changes its sources saw while it tracked them.
+ * They stay when it stops tracking (mb_untrack, a dropped source), since
+ * the windows they mark are stale all the same, and its runs consume them.
+ * One statement per run, for pipelines that track nothing.
+ */
+bool
+TrackMarksLeft(Pipeline *pipeline)
+{
+	int			i;
+
+	if (!CatalogHasTracking())
+		return false;
+	if (TrackersLoaded())
+		for (i = 0; i < ntrackers; i++)
+			if (trackers[i].row.pipeline_id == pipeline->id)
+				return false;
+	return CatalogHasStaleMarks(pipeline->id);
 }
 
 /* TrackFunctionOid returns the oid of microbatch.track_changes(). */
@@ -1382,10 +1409,8 @@ Forget(Pipeline *pipeline, Oid source, bool every)
 {
 	List	   *sources = NIL;
 	List	   *columns_before = NIL;	/* of List *, parallel to sources */
-	List	   *trackers_left;
 	ListCell   *lc;
 	ListCell   *before;
-	bool		pipeline_tracks = false;
 
 	if (!CatalogHasTracking())
 		return false;
@@ -1411,12 +1436,7 @@ Forget(Pipeline *pipeline, Oid source, bool every)
 			TrackSyncPartitionTriggers(lfirst_oid(lc));
 		}
 	}
-	trackers_left = CatalogReadTrackers(CurrentMemoryContext);
-	foreach(lc, trackers_left)
-		if (((CatalogTracker *) lfirst(lc))->pipeline_id == pipeline->id)
-			pipeline_tracks = true;
-	if (!pipeline_tracks)
-		CatalogConsumeStaleMarks(pipeline->id, DT_NOBEGIN, DT_NOEND);
+	/* its marks stay: the windows they mark are stale (TrackMarksLeft) */
 	TrackSignalChanged();
 	return true;
 }

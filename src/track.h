@@ -22,6 +22,7 @@ extern void TrackSourcesDropped(void);
 extern void TrackReplaceBegin(Pipeline *pipeline);
 extern void TrackReplaceEnd(Pipeline *pipeline, TimestampTz start, TimestampTz end);
 extern void TrackConsume(Pipeline *pipeline, TimestampTz start, TimestampTz end);
+extern bool TrackMarksLeft(Pipeline *pipeline);
 extern void TrackPrune(Pipeline *pipeline);
 extern void TrackSignalChanged(void);
 extern void TrackSyncPartitionTriggers(Oid relid);

@@ -45,6 +45,9 @@ my %internal = (
 	'microbatch.waiting_on(text)' => 'column waiting_on of microbatch.status',
 	'microbatch.cron_jobs()' => 'the pg_cron columns of microbatch.status',
 	'microbatch.processed_through(text)' => 'column processed_through (and lag) of microbatch.status',
+	'microbatch.on_partition_ddl_start()' => 'event trigger: partition DDL on tracked sources, before',
+	'microbatch.on_partition_ddl_end()' => 'event trigger: partition DDL on tracked sources, after',
+	'microbatch.track_partition_truncate()' => 'trigger function of the TRUNCATE triggers on partitions',
 	'microbatch.recompute_reads()' => 'called once by the update to 0.3 to find the graph of existing pipelines');
 
 my $node = new_node('reference');
