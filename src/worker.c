@@ -349,7 +349,12 @@ WaitForSetup(RunShared *shared, Pipeline *pipeline, RunPlan *plan)
 
 			/* no window runs before the writers of the old horizon are gone */
 			StartTransactionCommand();
-			/* a cancel meanwhile ends the run, recorded: commit that, then fail */
+			/*
+			 * A cancel meanwhile ends the run, recorded: commit that, then
+			 * fail.  The error is rethrown after the commit has freed the
+			 * transaction's memory, so it is copied above it.
+			 */
+			MemoryContextSwitchTo(TopMemoryContext);
 			error = RunWaitForWriters(pipeline, raised, shared->run_id, plan->nwindows);
 			HOLD_INTERRUPTS();
 			CommitTransactionCommand();
