@@ -30,6 +30,7 @@ srand($seed);
 diag("random faults: seed $seed, $rounds rounds (replay: MICROBATCH_FAULT_SEED=$seed)");
 
 my $node = new_node('random_faults');
+my $server_version = $node->safe_psql('postgres', 'SHOW server_version_num');
 $node->safe_psql('postgres', q{
 CREATE ROLE tenant LOGIN;
 CREATE SCHEMA tenant AUTHORIZATION tenant;
@@ -526,8 +527,10 @@ sub start_run
 	my ($p) = @_;
 	my ($out, $err) = ('', '');
 	my $connstr = tenant_connstr("mbf_$p");
-	$connstr .= " options='-c client_connection_check_interval=100ms'" if rand() < 0.5;
-	my @cmd = ($node->installed_command('psql'), '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr,
+	# (client_connection_check_interval came with 14)
+	$connstr .= " options='-c client_connection_check_interval=100ms'"
+	  if $server_version >= 140000 && rand() < 0.5;
+	my @cmd = ('psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $connstr,
 		map { ('-c', $_) } @{ $pipe{$p}{run} });
 	my $h = IPC::Run::start(\@cmd, '<', \'', '>', \$out, '2>', \$err);
 	return { p => $p, h => $h, out => \$out, err => \$err };
