@@ -120,12 +120,12 @@ COMMIT;
 on_coordinator(q{
 CREATE ROLE generic_owner LOGIN;
 GRANT SELECT ON events TO generic_owner;
-CREATE TABLE by_client_generic (LIKE by_client);
-SELECT create_distributed_table('by_client_generic', 'client', colocate_with => 'events');
-GRANT INSERT, DELETE, SELECT ON by_client_generic TO generic_owner;
+CREATE TABLE generic_target (LIKE by_client);
+SELECT create_distributed_table('generic_target', 'client', colocate_with => 'events');
+GRANT INSERT, DELETE, SELECT ON generic_target TO generic_owner;
 ALTER ROLE generic_owner SET plan_cache_mode = force_generic_plan;
 SET ROLE generic_owner;
-SELECT mb_register('generic', 'by_client_generic', 'day', $$SELECT client, date_trunc('day', created_at, 'America/New_York') AS day,
+SELECT mb_register('generic', 'generic_target', 'day', $$SELECT client, date_trunc('day', created_at, 'America/New_York') AS day,
        count(*) AS n, sum(amount) AS total FROM events WHERE created_at >= $1 AND created_at < $2 GROUP BY 1, 2$$,
   'day', '2024-03-09 00:00-05', end_at => '2024-03-13 00:00-04', time_zone => 'America/New_York');
 SET plan_cache_mode = force_generic_plan;
