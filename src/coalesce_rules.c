@@ -144,6 +144,7 @@ static bool IsTimeCast(Node *node);
 static Node *StripTimeCasts(Node *node);
 static Granularity Combine(Granularity a, Granularity b);
 static Granularity TruncUnit(RuleContext *cx, FuncExpr *func);
+static Granularity BinShape(RuleContext *cx, FuncExpr *func);
 static Granularity TimeShape(RuleContext *cx, RuleLevel *level, Node *expr, Var **var, int depth);
 static Granularity ColumnShape(RuleContext *cx, RuleLevel *level, AttrNumber column, int depth);
 static bool BucketFits(Granularity grain, Grid *grid);
@@ -437,6 +438,11 @@ TimeShape(RuleContext *cx, RuleLevel *level, Node *expr, Var **var, int depth)
 		FuncExpr   *func = (FuncExpr *) expr;
 		char	   *name = get_func_name(func->funcid);
 
+		if (name != NULL && strcmp(name, "date_bin") == 0 &&
+			get_func_namespace(func->funcid) == PG_CATALOG_NAMESPACE &&
+			list_length(func->args) == 3)
+			return Combine(BinShape(cx, func),
+						   TimeShape(cx, level, lsecond(func->args), var, depth + 1));
 		if (name == NULL || strcmp(name, "date_trunc") != 0 ||
 			get_func_namespace(func->funcid) != PG_CATALOG_NAMESPACE ||
 			list_length(func->args) < 2 || list_length(func->args) > 3 ||
@@ -519,6 +525,46 @@ ColumnShape(RuleContext *cx, RuleLevel *level, AttrNumber column, int depth)
 			grain = Combine(grain, ColumnShape(cx, &branch, column, depth + 1));
 	}
 	return grain;
+}
+
+/*
+ * BinShape tells whether the buckets of date_bin(stride, t, origin) lie
+ * whole in the pipeline's windows: a constant stride of whole seconds
+ * that divides a day and the window (for windows of a day or more, a day),
+ * a constant origin on a bucket boundary of the zone's midnight, and a
+ * zone of fixed offset (DST would move midnight against the buckets).
+ * Then they are as fine as minutes; otherwise unknown.
+ */
+static Granularity
+BinShape(RuleContext *cx, FuncExpr *func)
+{
+	Grid	   *grid = &cx->pipeline->grid;
+	Node	   *stride_arg = linitial(func->args);
+	Node	   *origin_arg = lthird(func->args);
+	Interval   *stride;
+	int64		usecs;
+	int64		span;
+	long		offset;
+	TimestampTz origin;
+
+	if (!IsA(stride_arg, Const) || ((Const *) stride_arg)->constisnull ||
+		!IsA(origin_arg, Const) || ((Const *) origin_arg)->constisnull ||
+		exprType(origin_arg) != TIMESTAMPTZOID || grid->tz == NULL ||
+		!pg_get_timezone_offset(grid->tz, &offset))
+		return GRAIN_UNKNOWN;
+	stride = DatumGetIntervalP(((Const *) stride_arg)->constvalue);
+	usecs = stride->time;
+	if (stride->month != 0 || stride->day != 0 || usecs <= 0 || usecs % USECS_PER_SEC != 0 ||
+		USECS_PER_DAY % usecs != 0)
+		return GRAIN_UNKNOWN;
+	span = grid->unit == GRID_MINUTES ? grid->minutes * USECS_PER_MINUTE : USECS_PER_DAY;
+	if (span % usecs != 0)
+		return GRAIN_UNKNOWN;
+	/* the zone's midnight on a bucket boundary: origin + offset = k * stride */
+	origin = DatumGetTimestampTz(((Const *) origin_arg)->constvalue);
+	if (((origin + offset * USECS_PER_SEC) % usecs + usecs) % usecs != 0)
+		return GRAIN_UNKNOWN;
+	return GRAIN_MINUTE;
 }
 
 /*
