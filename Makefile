@@ -43,7 +43,7 @@ DATA = $(wildcard $(EXTENSION)--*.sql)
 DOCS = README.md CHANGELOG.md LICENSE $(wildcard doc/*.md)
 PGFILEDESC = "microbatch - incremental time-window pipelines"
 
-REGRESS = windows register run failure security checks refresh targets tracking tracking_partitions running_total dependencies graph coalesce hardening revalidate
+REGRESS = windows register run failure security checks refresh targets tracking tracking_partitions running_total dependencies graph coalesce coalesce_bins hardening revalidate
 REGRESS_OPTS = --temp-config=test/test.conf --temp-instance=tmp_check_regress
 ISOLATION = backfill_twice backfill_vs_insert track_vs_window track_horizon track_long_writer track_attach_vs_window retype_mid_run
 ISOLATION_OPTS = --inputdir=test --temp-config=test/test.conf --temp-instance=tmp_check_iso
